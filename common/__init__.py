@@ -1,0 +1,1 @@
+"""Shared building blocks: text and audio front end, run log, training infrastructure."""

@@ -1,0 +1,139 @@
+"""Training flags shared by every model, with the reference's names and defaults.
+
+Each call builds fresh parsers (the reference's parser mutated global state and failed when built twice).
+`parse_args` also reads `--config-file`: a JSON object whose keys are flag names (`learning_rate` or
+`learning-rate`) and whose values become defaults that the command line still overrides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class ConfigFileError(ValueError):
+    """A `--config-file` that is unreadable or names unknown flags."""
+
+
+def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
+    """The general flags of `run.py` (model flags are added by each model's arg_parser)."""
+    parser = argparse.ArgumentParser(add_help=add_help, allow_abbrev=False)
+
+    general = parser.add_argument_group("general")
+    general.add_argument("-o", "--output", help="folder for checkpoints and logs (required)")
+    general.add_argument("-d", "--dataset-path", default="./",
+                         help="root that filelist paths are relative to")
+    general.add_argument("-m", "--model-name", help="Tacotron2 or WaveGlow (required)")
+    general.add_argument("--log-file", default="nvlog.json", help="run log name, inside --output")
+    general.add_argument("--tensorboard-dir", default=None, help="also log scalars for TensorBoard here")
+    general.add_argument("--anneal-steps", nargs="*", type=int, default=None,
+                         help="epochs after which the learning rate is annealed")
+    general.add_argument("--anneal-factor", type=float, default=0.1, choices=[0.1, 0.3],
+                         help="factor for learning rate annealing")
+    general.add_argument("--config-file", default=None, help="JSON file setting any flag")
+    general.add_argument("--seed", type=int, default=None, help="random seed (fixed seed: reproducible runs)")
+
+    training = parser.add_argument_group("training setup")
+    training.add_argument("--epochs", type=int, help="number of epochs to run (required)")
+    training.add_argument("--epochs-per-checkpoint", type=int, default=50, help="checkpoint every N epochs")
+    training.add_argument("--checkpoint-path", default="", help="checkpoint to resume from")
+    training.add_argument("--resume-from-last", action="store_true",
+                          help="resume from checkpoint_<Model>_last.pt in --output")
+    training.add_argument("--amp", action="store_true",
+                          help="mixed precision: fp16 autocast + GradScaler on CUDA, bf16 autocast on CPU")
+    training.add_argument("--cudnn-enabled", action="store_true", help="enable cuDNN")
+    training.add_argument("--cudnn-benchmark", action="store_true", help="run cuDNN benchmark")
+    training.add_argument("--disable-uniform-initialize-bn-weight", action="store_true",
+                          help="keep PyTorch's BatchNorm weight init instead of U(0, 1)")
+    training.add_argument("--cpu", action="store_true", help="train on the CPU even when CUDA is available")
+    training.add_argument("--max-steps-per-epoch", type=int, default=None,
+                          help="cut every epoch after N iterations (quick runs and benchmarks)")
+    training.add_argument("--time-budget", type=float, default=None,
+                          help="stop cleanly after this many minutes, writing a checkpoint")
+
+    optimization = parser.add_argument_group("optimization setup")
+    optimization.add_argument("--use-saved-learning-rate", action="store_true",
+                              help="on resume, keep the learning rate stored in the optimizer")
+    optimization.add_argument("-lr", "--learning-rate", type=float, help="learning rate (required)")
+    optimization.add_argument("--weight-decay", type=float, default=1e-6, help="weight decay")
+    optimization.add_argument("--grad-clip-thresh", type=float, default=1.0, help="gradient norm clip")
+    optimization.add_argument("-bs", "--batch-size", type=int, help="batch size per process (required)")
+
+    dataset = parser.add_argument_group("dataset parameters")
+    dataset.add_argument("--load-mel-from-disk", action="store_true",
+                         help="filelists point at precomputed mel .pt files instead of wavs")
+    dataset.add_argument("--training-files", default="filelists/ljs_audio_text_train_filelist.txt")
+    dataset.add_argument("--validation-files", default="filelists/ljs_audio_text_val_filelist.txt")
+    dataset.add_argument("--text-cleaners", nargs="*", default=["english_cleaners"])
+    dataset.add_argument("--num-workers", type=int, default=2, help="data loader worker processes")
+    dataset.add_argument("--skip-bad-files", action="store_true",
+                         help="skip (and count) unreadable or unusable utterances instead of stopping")
+
+    audio = parser.add_argument_group("audio parameters")
+    audio.add_argument("--max-wav-value", type=float, default=32768.0)
+    audio.add_argument("--sampling-rate", type=int, default=22050)
+    audio.add_argument("--filter-length", type=int, default=1024)
+    audio.add_argument("--hop-length", type=int, default=256)
+    audio.add_argument("--win-length", type=int, default=1024)
+    audio.add_argument("--mel-fmin", type=float, default=0.0)
+    audio.add_argument("--mel-fmax", type=float, default=8000.0)
+
+    distributed = parser.add_argument_group("distributed setup")
+    distributed.add_argument("--rank", type=int, default=0, help="rank of this process")
+    distributed.add_argument("--world-size", type=int, default=1, help="number of processes")
+    distributed.add_argument("--dist-url", default="tcp://localhost:23456", help="rendezvous address")
+    distributed.add_argument("--dist-backend", default=None, choices=["nccl", "gloo"],
+                             help="nccl on GPU, gloo on CPU (default: chosen by device)")
+    return parser
+
+
+REQUIRED = {
+    "output": "-o/--output",
+    "model_name": "-m/--model-name",
+    "epochs": "--epochs",
+    "learning_rate": "-lr/--learning-rate",
+    "batch_size": "-bs/--batch-size",
+}
+
+
+def load_config_file(path: str | Path, parser: argparse.ArgumentParser) -> dict:
+    """Read a JSON config and map its keys to parser destinations; unknown keys are an error."""
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigFileError(f"--config-file {path}: file not found") from None
+    except json.JSONDecodeError as err:
+        raise ConfigFileError(f"--config-file {path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+    if not isinstance(config, dict):
+        raise ConfigFileError(f"--config-file {path}: expected a JSON object of flag: value")
+    dests = {action.dest for action in parser._actions}
+    defaults = {}
+    unknown = []
+    for key, value in config.items():
+        dest = key.lstrip("-").replace("-", "_")
+        if dest not in dests or dest in ("help", "config_file"):
+            unknown.append(key)
+        else:
+            defaults[dest] = value
+    if unknown:
+        raise ConfigFileError(f"--config-file {path}: unknown flag(s): {', '.join(sorted(unknown))}")
+    return defaults
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None,
+               required: dict[str, str] | None = None) -> argparse.Namespace:
+    """Parse argv, applying `--config-file` values as defaults, then check required flags."""
+    first, _ = parser.parse_known_args(argv)
+    if getattr(first, "config_file", None):
+        try:
+            parser.set_defaults(**load_config_file(first.config_file, parser))
+        except ConfigFileError as err:
+            parser.error(str(err))
+    args = parser.parse_args(argv)
+    missing = [flag for dest, flag in (required or {}).items() if getattr(args, dest, None) is None]
+    if missing:
+        parser.error("the following arguments are required: " + ", ".join(missing))
+    return args

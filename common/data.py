@@ -1,0 +1,81 @@
+"""Data-loading pieces shared by both models: bad-item reporting and a resumable sharded sampler.
+
+A dataset item that cannot be loaded is returned as a `BadItem` instead of raising inside a loader worker
+(which would surface as a worker traceback). The main process then raises `DatasetError` with the file and
+line, or, with `--skip-bad-files`, drops the item and counts it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import Sampler
+
+
+class DatasetError(ValueError):
+    """An utterance that cannot be used; the message names its filelist file and line."""
+
+
+@dataclass(frozen=True)
+class BadItem:
+    """Placeholder for an item that failed to load, carrying the reason."""
+
+    message: str
+
+
+def split_bad(items: list) -> tuple[list, list[BadItem]]:
+    """Separate loaded items from BadItems (used by collate functions, inside workers)."""
+    good = [item for item in items if not isinstance(item, BadItem)]
+    bad = [item for item in items if isinstance(item, BadItem)]
+    return good, bad
+
+
+def check_bad(bad: list[BadItem], skip: bool) -> int:
+    """Raise for the first bad item unless skipping; return how many were skipped."""
+    if bad and not skip:
+        raise DatasetError(bad[0].message + " (use --skip-bad-files to skip such utterances)")
+    return len(bad)
+
+
+class ShardedSampler(Sampler[int]):
+    """Shuffles indices with a generator seeded by (seed, epoch) and gives each rank its shard.
+
+    Unlike torch's DistributedSampler, the order depends on nothing but (seed, epoch), so a run resumed from
+    a checkpoint sees exactly the batches it would have seen. With `drop_last`, every rank gets the same
+    number of full batches; the tail that does not fill a batch on every rank is dropped.
+    """
+
+    def __init__(self, n_items: int, batch_size: int, rank: int = 0, world_size: int = 1,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = True) -> None:
+        self.n_items, self.batch_size = n_items, batch_size
+        self.rank, self.world_size = rank, world_size
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.epoch = 0
+        if drop_last:
+            self.per_rank = (n_items // (batch_size * world_size)) * batch_size
+        else:
+            self.per_rank = math.ceil(n_items / world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the permutation of this epoch."""
+        self.epoch = epoch
+
+    def indices(self) -> list[int]:
+        """All indices of this rank for the current epoch, in order."""
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+            order = torch.randperm(self.n_items, generator=generator).tolist()
+        else:
+            order = list(range(self.n_items))
+        if not self.drop_last:
+            order += order[: self.per_rank * self.world_size - len(order)]
+        return order[self.rank: self.per_rank * self.world_size: self.world_size]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices())
+
+    def __len__(self) -> int:
+        return self.per_rank

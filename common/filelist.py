@@ -1,0 +1,141 @@
+"""Filelists: the suite's index of utterances, one per line, fields separated by `|`.
+
+Two layouts are read:
+- `path|text` (the reference's format; `path` is a wav or a precomputed mel `.pt`),
+- `path|text|speaker|language` (multi-speaker, multilingual).
+Paths are relative to the dataset folder (`-d/--dataset-path`) unless absolute.
+Errors name the file and line, so a bad corpus is fixed in one look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+FIELD_COUNTS = (2, 4)
+
+
+class FilelistError(ValueError):
+    """A filelist that cannot be read or has a malformed line."""
+
+
+@dataclass(frozen=True)
+class FilelistEntry:
+    """One utterance of a filelist: where its audio (or mel) is and what is said."""
+
+    audio_path: str
+    text: str
+    speaker: str | None = None
+    language: str | None = None
+    source: str = ""
+    line: int = 0
+
+    @property
+    def where(self) -> str:
+        """`file:line` of this entry, for error messages."""
+        return f"{self.source}:{self.line}" if self.source else f"line {self.line}"
+
+    def to_line(self, multi_speaker: bool) -> str:
+        """The entry as a filelist line (without newline)."""
+        if not multi_speaker:
+            return f"{self.audio_path}|{self.text}"
+        if self.speaker is None or self.language is None:
+            raise FilelistError(f"{self.where}: multi-speaker line needs a speaker and a language")
+        return f"{self.audio_path}|{self.text}|{self.speaker}|{self.language}"
+
+
+def parse_line(line: str, source: str = "", line_no: int = 0) -> FilelistEntry:
+    """Parse one filelist line; raise FilelistError naming `source:line_no` when malformed."""
+    where = f"{source}:{line_no}" if source else f"line {line_no}"
+    fields = line.rstrip("\r\n").split("|")
+    if len(fields) not in FIELD_COUNTS:
+        raise FilelistError(
+            f"{where}: expected 2 fields (path|text) or 4 fields (path|text|speaker|language), "
+            f"got {len(fields)}: {line.strip()[:80]!r}"
+        )
+    path, text = fields[0].strip(), fields[1].strip()
+    if not path:
+        raise FilelistError(f"{where}: empty audio path")
+    if not text:
+        raise FilelistError(f"{where}: empty transcript for {path}")
+    speaker = language = None
+    if len(fields) == 4:
+        speaker, language = fields[2].strip(), fields[3].strip()
+        if not speaker or not language:
+            raise FilelistError(f"{where}: empty speaker or language field for {path}")
+    return FilelistEntry(path, text, speaker, language, source, line_no)
+
+
+def read_filelist(path: str | Path) -> list[FilelistEntry]:
+    """Read every non-blank line of a filelist. Lines starting with `#` are comments."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise FilelistError(f"filelist not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise FilelistError(f"cannot read filelist {path}: {err}") from None
+    entries = [
+        parse_line(line, str(path), i)
+        for i, line in enumerate(lines, start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not entries:
+        raise FilelistError(f"filelist {path} has no entries")
+    return entries
+
+
+def write_filelist(path: str | Path, entries: Iterable[FilelistEntry], multi_speaker: bool) -> None:
+    """Write entries as `path|text` or `path|text|speaker|language` lines."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(e.to_line(multi_speaker) + "\n" for e in entries)
+    path.write_text(text, encoding="utf-8")
+
+
+def resolve_path(dataset_path: str | Path, audio_path: str | Path) -> Path:
+    """Absolute paths stay as they are; relative ones are joined to the dataset folder."""
+    audio_path = Path(audio_path)
+    return audio_path if audio_path.is_absolute() else Path(dataset_path) / audio_path
+
+
+def select(entries: Iterable[FilelistEntry], languages: Iterable[str] | None = None,
+           speakers: Iterable[str] | None = None) -> list[FilelistEntry]:
+    """Entries whose language and speaker are among those given (None keeps all)."""
+    languages = set(languages) if languages else None
+    speakers = set(speakers) if speakers else None
+    return [e for e in entries
+            if (languages is None or e.language in languages) and (speakers is None or e.speaker in speakers)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m common.filelist filter IN OUT [--language en] [--speaker s0] [--single]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m common.filelist", description="Filter a filelist.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    flt = sub.add_parser("filter", help="keep the lines of some languages and/or speakers")
+    flt.add_argument("input")
+    flt.add_argument("output")
+    flt.add_argument("--language", nargs="*", default=None)
+    flt.add_argument("--speaker", nargs="*", default=None)
+    flt.add_argument("--single", action="store_true", help="write path|text lines (drop speaker, language)")
+    args = parser.parse_args(argv)
+    try:
+        entries = read_filelist(args.input)
+        if (args.language or args.speaker) and any(e.language is None for e in entries):
+            raise FilelistError(f"{args.input}: --language/--speaker need path|text|speaker|language lines")
+        kept = select(entries, args.language, args.speaker)
+        if not kept:
+            raise FilelistError(f"{args.input}: no line matches --language {args.language} "
+                                f"--speaker {args.speaker}")
+        write_filelist(args.output, kept, multi_speaker=not args.single)
+    except FilelistError as err:
+        parser.error(str(err))
+    print(f"{args.output}: {len(kept)} of {len(entries)} lines")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,331 @@
+"""The training loop behind `run.py`: one process (or one DDP rank) from first batch to last checkpoint.
+
+Per epoch: anneal the learning rate, train on this rank's shard, validate, checkpoint. Everything that
+decides the numbers (seeded shuffling per epoch, RNG states in checkpoints) is arranged so that N epochs in
+one run and a run resumed from a checkpoint end with bitwise-identical weights on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from common import logger as runlog
+from common.checkpoint import (
+    CheckpointError,
+    checkpoint_name,
+    load_checkpoint,
+    load_model_state,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from common.data import DatasetError, ShardedSampler
+from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
+from common.models import ModelSpec, build_model
+
+
+def learning_rate_at(epoch: int, base_lr: float, anneal_steps: list[int] | None,
+                     anneal_factor: float) -> float:
+    """Reference step annealing, p = anneal epochs passed: 0.1 -> 0.1^p; 0.3 -> 0.1^(p//2) * 0.3^(p%2)."""
+    p = sum(1 for step in anneal_steps or [] if epoch >= int(step))
+    if anneal_factor == 0.3:
+        return base_lr * (0.1 ** (p // 2)) * (0.3 if p % 2 else 1.0)
+    return base_lr * (anneal_factor ** p)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, Python and NumPy."""
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def autocast_context(args: argparse.Namespace, device: torch.device):
+    """fp16 autocast on CUDA, bf16 on CPU, nothing without --amp."""
+    if not args.amp:
+        return contextlib.nullcontext()
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def make_loader(dataset, collate_fn, args: argparse.Namespace, info: DistInfo, training: bool) -> tuple:
+    """A DataLoader over this rank's shard, and its sampler (to set the epoch)."""
+    batch_size = args.batch_size
+    sampler = ShardedSampler(len(dataset), batch_size, info.rank, info.world_size, shuffle=training,
+                             seed=args.seed or 0, drop_last=training)
+    if training and len(sampler) == 0:
+        raise DatasetError(
+            f"--training-files {args.training_files}: {len(dataset)} utterances are fewer than "
+            f"--batch-size {batch_size} x world size {info.world_size}; lower the batch size"
+        )
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate_fn,
+                        num_workers=args.num_workers, pin_memory=info.device.type == "cuda",
+                        drop_last=False, persistent_workers=False)
+    return loader, sampler
+
+
+def check_config(checkpoint: dict, config: dict, model_name: str, source: str) -> None:
+    """A checkpoint of another model, or with other model flags, is an error that names the differences."""
+    saved_name = checkpoint.get("model_name")
+    if saved_name is not None and saved_name != model_name:
+        raise CheckpointError(f"{source} is a {saved_name} checkpoint, not {model_name}")
+    saved = checkpoint.get("config")
+    if isinstance(saved, dict):
+        diffs = [f"{k}: checkpoint {saved.get(k)!r} vs flags {config.get(k)!r}"
+                 for k in sorted(set(saved) | set(config)) if saved.get(k) != config.get(k)]
+        if diffs:
+            raise CheckpointError(f"{source}: model config differs from the flags: " + "; ".join(diffs))
+
+
+def resume_path(args: argparse.Namespace, model_name: str) -> Path | None:
+    """The checkpoint to resume from: --checkpoint-path, else the `_last` one with --resume-from-last."""
+    if args.checkpoint_path:
+        return Path(args.checkpoint_path)
+    if args.resume_from_last:
+        last = Path(args.output) / checkpoint_name(model_name, "last")
+        return last if last.exists() else None
+    return None
+
+
+class Trainer:
+    """Holds the model, optimizer and data of one run; `run()` trains to the last epoch."""
+
+    def __init__(self, args: argparse.Namespace, spec: ModelSpec) -> None:
+        self.args, self.spec = args, spec
+        self.info = init_distributed(args)
+        self.device = self.info.device
+        if args.seed is not None:
+            seed_everything(args.seed + self.info.rank)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.enabled = args.cudnn_enabled
+            torch.backends.cudnn.benchmark = args.cudnn_benchmark
+        self.output = Path(args.output)
+        if self.info.is_main:
+            self.output.mkdir(parents=True, exist_ok=True)
+        tb_dir = args.tensorboard_dir
+        self.log = runlog.init_logger(self.output / args.log_file, rank=self.info.rank,
+                                      tensorboard_dir=tb_dir)
+        self.config = spec.model_config(args)
+        self.model = build_model(spec, self.config, uniform_bn=not args.disable_uniform_initialize_bn_weight)
+        self.model.to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=args.learning_rate,
+                                          weight_decay=args.weight_decay)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=args.amp and self.device.type == "cuda")
+        self.criterion = spec.criterion(args)
+        self.start_epoch = 0
+        path = resume_path(args, spec.name)
+        if path is not None:
+            self.resume(path)
+        self.ddp_model = self.model
+        if self.info.distributed:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp_model = DistributedDataParallel(self.model, device_ids=device_ids)
+        trainset = spec.dataset(args, args.training_files)
+        valset = spec.dataset(args, args.validation_files)
+        self.train_loader, self.train_sampler = make_loader(trainset, spec.collate(args, True), args,
+                                                            self.info, True)
+        self.val_loader, _ = make_loader(valset, spec.collate(args, False), args, self.info, False)
+        self.n_skipped = 0
+        self.n_nonfinite = 0
+
+    def resume(self, path: Path) -> None:
+        """Load model, optimizer, scaler, epoch and this rank's RNG state."""
+        checkpoint = load_checkpoint(path)
+        check_config(checkpoint, self.config, self.spec.name, str(path))
+        load_model_state(self.model, checkpoint["state_dict"], str(path))
+        if "optimizer" in checkpoint:
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if "scaler" in checkpoint and self.scaler.is_enabled():
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        self.start_epoch = int(checkpoint["epoch"]) + 1
+        states = checkpoint.get("rng") or []
+        if len(states) == self.info.world_size:
+            set_rng_state(states[self.info.rank])
+        elif states:
+            print(f"warning: {path} holds RNG states of {len(states)} ranks, this run has "
+                  f"{self.info.world_size}: random streams start afresh", file=sys.stderr)
+        if self.info.is_main:
+            print(f"resumed from {path} (epoch {checkpoint['epoch']}); "
+                  f"continuing at epoch {self.start_epoch}")
+
+    def set_learning_rate(self, epoch: int) -> float:
+        """Apply the annealing schedule (or keep the optimizer's rate with --use-saved-learning-rate)."""
+        if self.args.use_saved_learning_rate and epoch == self.start_epoch and self.start_epoch > 0:
+            return self.optimizer.param_groups[0]["lr"]
+        lr = learning_rate_at(epoch, self.args.learning_rate, self.args.anneal_steps, self.args.anneal_factor)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def to_device(self, batch):
+        """Move a batch to the device; count skipped utterances; None for an empty batch."""
+        converted = self.spec.batch_to_device(batch, self.device, self.args.skip_bad_files)
+        if isinstance(batch, dict):
+            self.n_skipped += len(batch.get("bad", [])) + batch.get("n_too_long", 0)
+        return converted
+
+    def train_step(self, x, y) -> tuple[float, float | None]:
+        """One optimizer step; returns (loss averaged over ranks, grad norm or None if skipped)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with autocast_context(self.args, self.device):
+            y_pred = self.ddp_model(x)
+            loss = self.criterion(y_pred, y)
+        loss_value = reduce_mean(loss.detach(), self.info)
+        if not math.isfinite(loss_value):
+            # every rank sees the same reduced value, so all skip together
+            self.n_nonfinite += 1
+            return loss_value, None
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.grad_clip_thresh)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss_value, float(grad_norm)
+
+    def validate(self) -> tuple[float, float]:
+        """Mean validation loss over all ranks' items, and items per second."""
+        self.model.eval()
+        total, count, items = 0.0, 0, 0
+        start = time.perf_counter()
+        with torch.no_grad():
+            for batch in self.val_loader:
+                converted = self.spec.batch_to_device(batch, self.device, self.args.skip_bad_files)
+                if converted is None:
+                    continue
+                x, y, num_items = converted
+                with autocast_context(self.args, self.device):
+                    loss = self.criterion(self.model(x), y)
+                size = self.spec.batch_size_of(x)
+                total += float(loss) * size
+                count += size
+                items += num_items
+        self.model.train()
+        elapsed = time.perf_counter() - start
+        total, count = reduce_sum(total, self.info), reduce_sum(count, self.info)
+        items = reduce_sum(items, self.info)
+        return (total / count if count else float("nan")), items / max(elapsed, 1e-9)
+
+    def save(self, epoch: int) -> None:
+        """Checkpoint with every rank's RNG state (all ranks must call this)."""
+        states = gather_objects(rng_state(), self.info)
+        if self.info.is_main:
+            state = {
+                "config": self.config,
+                "state_dict": self.ddp_model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "rng": states,
+                "sampler": {"seed": self.args.seed or 0, "next_epoch": epoch + 1},
+                "world_size": self.info.world_size,
+            }
+            if self.scaler.is_enabled():
+                state["scaler"] = self.scaler.state_dict()
+            path = save_checkpoint(self.output, self.spec.name, epoch, state)
+            print(f"saved {path}")
+        barrier(self.info)
+
+    def log_start(self) -> None:
+        self.log.log_parameters({"model_name": self.spec.name, **vars(self.args)})
+        units = {"train_loss": None, "train_items_per_sec": f"{self.spec.items}/s", "train_iter_time": "s",
+                 "train_epoch_time": "s", "train_epoch_items_per_sec": f"{self.spec.items}/s",
+                 "val_loss": None, "val_items_per_sec": f"{self.spec.items}/s", "run_time": "s",
+                 "learning_rate": None, "grad_norm": None}
+        for metric, unit in units.items():
+            self.log.metadata(metric, unit=unit, format=":.5f" if unit in (None, "s") else ":.1f")
+
+    def run(self) -> dict:
+        """Train from `start_epoch` to `--epochs`; returns the run summary."""
+        args, info = self.args, self.info
+        self.log_start()
+        run_start = time.perf_counter()
+        budget_s = args.time_budget * 60 if args.time_budget else None
+        previous_lr = None
+        val_loss = train_loss = float("nan")
+        last_epoch = self.start_epoch - 1
+        mean_items_per_sec = []
+        for epoch in range(self.start_epoch, args.epochs):
+            lr = self.set_learning_rate(epoch)
+            if lr != previous_lr:
+                self.log.log((epoch,), {"learning_rate": lr})
+                previous_lr = lr
+            self.train_sampler.set_epoch(epoch)
+            dataset = self.train_loader.dataset
+            if hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(epoch)
+            epoch_start = time.perf_counter()
+            losses, epoch_items = [], 0
+            n_iters = len(self.train_loader)
+            if args.max_steps_per_epoch:
+                n_iters = min(n_iters, args.max_steps_per_epoch)
+            bar = tqdm(total=n_iters, desc=f"epoch {epoch}", disable=not info.is_main, leave=False,
+                       dynamic_ncols=True, mininterval=1.0, file=sys.stdout)
+            iter_start = time.perf_counter()
+            for i, batch in enumerate(self.train_loader):
+                if i >= n_iters:
+                    break
+                converted = self.to_device(batch)
+                if converted is None:
+                    bar.update(1)
+                    continue
+                x, y, num_items = converted
+                loss_value, grad_norm = self.train_step(x, y)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                iter_time = time.perf_counter() - iter_start
+                items = reduce_sum(num_items, info)
+                data = {"train_loss": loss_value, "train_items_per_sec": items / iter_time,
+                        "train_iter_time": iter_time}
+                if grad_norm is None:
+                    data["skipped_nonfinite_loss"] = 1
+                else:
+                    data["grad_norm"] = grad_norm
+                    losses.append(loss_value)
+                self.log.log((epoch, i), data)
+                epoch_items += items
+                bar.set_postfix(loss=f"{loss_value:.4f}")
+                bar.update(1)
+                iter_start = time.perf_counter()
+            bar.close()
+            epoch_time = time.perf_counter() - epoch_start
+            train_loss = sum(losses) / len(losses) if losses else float("nan")
+            val_loss, val_items_per_sec = self.validate()
+            mean_items_per_sec.append(epoch_items / epoch_time)
+            self.log.log((epoch,), {"train_loss": train_loss, "train_epoch_time": epoch_time,
+                                    "train_epoch_items_per_sec": epoch_items / epoch_time,
+                                    "val_loss": val_loss, "val_items_per_sec": val_items_per_sec})
+            last_epoch = epoch
+            out_of_time = budget_s is not None and time.perf_counter() - run_start > budget_s
+            out_of_time = reduce_sum(float(out_of_time), info) > 0
+            if epoch % args.epochs_per_checkpoint == 0 or epoch == args.epochs - 1 or out_of_time:
+                self.save(epoch)
+            if out_of_time:
+                if info.is_main:
+                    print(f"time budget of {args.time_budget} min reached after epoch {epoch}")
+                break
+        summary = {"run_time": time.perf_counter() - run_start, "train_loss": train_loss,
+                   "val_loss": val_loss, "epochs_done": last_epoch + 1,
+                   "skipped_utterances": int(reduce_sum(self.n_skipped, info)),
+                   "skipped_nonfinite_steps": self.n_nonfinite}
+        if mean_items_per_sec:
+            summary["train_items_per_sec"] = sum(mean_items_per_sec) / len(mean_items_per_sec)
+        self.log.log((), summary)
+        self.log.flush()
+        return summary
+
+
+def train(args: argparse.Namespace, spec: ModelSpec) -> dict:
+    """Build a Trainer and run it."""
+    return Trainer(args, spec).run()

@@ -1,0 +1,144 @@
+"""Tacotron 2 data: filelist -> (text ids, mel) items -> padded batches with gate targets.
+
+Items come from wavs (mel computed on the fly) or, with `--load-mel-from-disk`, from precomputed `.pt`
+mels (common/prepare_mels.py). Transcripts are encoded once, up front, so a transcript without a single
+known symbol is reported before training starts, with its file and line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from common.audio import load_wav
+from common.data import BadItem, DatasetError, check_bad, split_bad
+from common.filelist import FilelistEntry, read_filelist, resolve_path
+from common.stft import TacotronSTFT
+from common.text import text_to_sequence
+
+
+class TextMelLoader(Dataset):
+    """Text-mel pairs of one filelist."""
+
+    def __init__(self, dataset_path: str | Path, filelist: str | Path, text_cleaners: list[str],
+                 load_mel_from_disk: bool = False, n_mel_channels: int = 80, max_wav_value: float = 32768.0,
+                 sampling_rate: int = 22050, filter_length: int = 1024, hop_length: int = 256,
+                 win_length: int = 1024, mel_fmin: float = 0.0, mel_fmax: float = 8000.0,
+                 skip_bad_files: bool = False) -> None:
+        self.dataset_path = Path(dataset_path)
+        self.load_mel_from_disk = load_mel_from_disk
+        self.n_mel_channels = n_mel_channels
+        self.sampling_rate, self.max_wav_value = sampling_rate, max_wav_value
+        self.stft = TacotronSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
+                                 mel_fmin, mel_fmax)
+        self.entries: list[FilelistEntry] = []
+        self.texts: list[torch.Tensor] = []
+        self.n_rejected = 0
+        for entry in read_filelist(filelist):
+            ids = text_to_sequence(entry.text, text_cleaners)
+            if not ids:
+                message = f"{entry.where}: transcript has no known symbol: {entry.text[:60]!r}"
+                if not skip_bad_files:
+                    raise DatasetError(message)
+                self.n_rejected += 1
+                continue
+            self.entries.append(entry)
+            self.texts.append(torch.tensor(ids, dtype=torch.long))
+        if not self.entries:
+            raise DatasetError(f"{filelist}: no usable utterance")
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def get_mel(self, entry: FilelistEntry) -> torch.Tensor:
+        """The (n_mel, frames) log-mel of an entry, loaded or computed."""
+        path = resolve_path(self.dataset_path, entry.audio_path)
+        if self.load_mel_from_disk:
+            mel = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(mel, torch.Tensor) or mel.dim() != 2 or mel.size(0) != self.n_mel_channels:
+                shape = tuple(mel.shape) if isinstance(mel, torch.Tensor) else type(mel).__name__
+                raise ValueError(f"{path}: expected a mel tensor ({self.n_mel_channels}, frames), "
+                                 f"got {shape}")
+            return mel.float()
+        audio = load_wav(path, self.sampling_rate, max_wav_value=self.max_wav_value)
+        with torch.no_grad():
+            return self.stft.mel_spectrogram(audio.unsqueeze(0)).squeeze(0)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | BadItem:
+        entry = self.entries[index]
+        try:
+            mel = self.get_mel(entry)
+        except (OSError, ValueError, RuntimeError) as err:
+            return BadItem(f"{entry.where}: {err}")
+        return self.texts[index], mel
+
+
+class TextMelCollate:
+    """Pads a list of (text ids, mel) into a batch; mel length is rounded up to a multiple of r.
+
+    The gate target is 1 from the last real frame on. Items with more than `max_mel_length` frames are
+    dropped and counted; BadItems are passed on for the main process to report.
+    """
+
+    def __init__(self, n_frames_per_step: int = 1, max_mel_length: int | None = None) -> None:
+        self.r = n_frames_per_step
+        self.max_mel_length = max_mel_length
+
+    def __call__(self, items: list) -> dict:
+        good, bad = split_bad(items)
+        n_too_long = 0
+        if self.max_mel_length is not None:
+            kept = [item for item in good if item[1].size(1) <= self.max_mel_length]
+            n_too_long = len(good) - len(kept)
+            good = kept
+        batch = {"bad": bad, "n_too_long": n_too_long, "size": len(good)}
+        if not good:
+            return batch
+        input_lengths = torch.tensor([text.numel() for text, _ in good], dtype=torch.long)
+        text_padded = torch.zeros(len(good), int(input_lengths.max()), dtype=torch.long)
+        for i, (text, _) in enumerate(good):
+            text_padded[i, : text.numel()] = text
+        n_mel = good[0][1].size(0)
+        output_lengths = torch.tensor([mel.size(1) for _, mel in good], dtype=torch.long)
+        max_len = int(output_lengths.max())
+        max_len += (-max_len) % self.r
+        mel_padded = torch.zeros(len(good), n_mel, max_len)
+        gate_padded = torch.zeros(len(good), max_len)
+        for i, (_, mel) in enumerate(good):
+            mel_padded[i, :, : mel.size(1)] = mel
+            gate_padded[i, mel.size(1) - 1:] = 1.0
+        batch.update(text_padded=text_padded, input_lengths=input_lengths, mel_padded=mel_padded,
+                     gate_padded=gate_padded, output_lengths=output_lengths)
+        return batch
+
+
+def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = False):
+    """Model input x, loss target y and the number of mel frames, on `device`; None if the batch is empty."""
+    check_bad(batch["bad"], skip_bad)
+    if batch["size"] == 0:
+        return None
+    to = {"device": device, "non_blocking": True}
+    text = batch["text_padded"].to(**to)
+    input_lengths = batch["input_lengths"].to(**to)
+    mel = batch["mel_padded"].to(**to)
+    gate = batch["gate_padded"].to(**to)
+    output_lengths = batch["output_lengths"].to(**to)
+    x = (text, input_lengths, mel, mel.size(2), output_lengths)
+    y = (mel, gate, output_lengths)
+    return x, y, int(batch["output_lengths"].sum())
+
+
+def get_dataset(args: argparse.Namespace, filelist: str | Path) -> TextMelLoader:
+    """The dataset for `filelist` with the audio and text flags of `args`."""
+    return TextMelLoader(args.dataset_path, filelist, args.text_cleaners, args.load_mel_from_disk,
+                         args.n_mel_channels, args.max_wav_value, args.sampling_rate, args.filter_length,
+                         args.hop_length, args.win_length, args.mel_fmin, args.mel_fmax,
+                         args.skip_bad_files)
+
+
+def get_collate_fn(args: argparse.Namespace, training: bool = True) -> TextMelCollate:
+    """Collate with the model's reduction factor; the length guard applies to training only."""
+    return TextMelCollate(args.n_frames_per_step, args.max_mel_length if training else None)

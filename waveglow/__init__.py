@@ -1,0 +1,1 @@
+"""WaveGlow: mel spectrogram to audio."""
