@@ -113,6 +113,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.enabled = args.cudnn_enabled
             torch.backends.cudnn.benchmark = args.cudnn_benchmark
+            torch.backends.cuda.matmul.allow_tf32 = True  # TF32 on Ampere+, as the reference's TF32 recipes
         self.output = Path(args.output)
         if self.info.is_main:
             self.output.mkdir(parents=True, exist_ok=True)
@@ -270,7 +271,8 @@ class Trainer:
             n_iters = len(self.train_loader)
             if args.max_steps_per_epoch:
                 n_iters = min(n_iters, args.max_steps_per_epoch)
-            bar = tqdm(total=n_iters, desc=f"epoch {epoch}", disable=not info.is_main, leave=False,
+            show_bar = info.is_main and sys.stdout.isatty()  # logs get the per-iteration lines instead
+            bar = tqdm(total=n_iters, desc=f"epoch {epoch}", disable=not show_bar, leave=False,
                        dynamic_ncols=True, mininterval=1.0, file=sys.stdout)
             iter_start = time.perf_counter()
             for i, batch in enumerate(self.train_loader):

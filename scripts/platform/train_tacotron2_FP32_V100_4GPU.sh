@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# tacotron2, FP32 on 4 x V100 (reference recipe); extra flags pass through.
+exec bash "$(dirname "$0")/launch.sh" tacotron2 FP32 V100 4 "$@"

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# waveglow, AMP on 1 x V100 (reference recipe); extra flags pass through.
+exec bash "$(dirname "$0")/launch.sh" waveglow AMP V100 1 "$@"
