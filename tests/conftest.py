@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 SPEECH_TEXT = "The quick brown fox jumps over the lazy dog."
 
@@ -23,3 +24,10 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("speech") / "speech.wav"
     subprocess.run([exe, "-w", str(path), SPEECH_TEXT], check=True, capture_output=True, timeout=60)
     return path
+
+
+# One thread: on a 2-core machine tiny models run many times faster without intra-op threading, and
+# test timings do not depend on what else the machine is doing.
+torch.set_num_threads(1)
+
+pytest_plugins = ["corpus_fixtures"]
