@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Start a shell in the image with the GPUs, the code, the dataset and the output folder mounted:
+#   DATA=/path/to/LJSpeech-1.1 OUTPUT=/path/to/output bash docker/interactive.sh [TAG]
+# Inside: /workspace/tts is this checkout, /workspace/tts/data the dataset, /workspace/tts/output the results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-$PWD/data}
+OUTPUT=${OUTPUT:-$PWD/output}
+mkdir -p "$DATA" "$OUTPUT"
+docker run -it --rm --gpus all --ipc=host --shm-size=1g \
+  -v "$PWD":/workspace/tts -v "$DATA":/workspace/tts/data -v "$OUTPUT":/workspace/tts/output \
+  "${1:-tts-suite:latest}" bash
