@@ -195,7 +195,7 @@ class TacotronSTFT(torch.nn.Module):
         # The STFT runs in float64: in float32, FFT rounding (~1e-7 of a frame's peak) moves near-silent bins
         # by up to ~2e-4 in log-mel; in float64 the features match an independent float64 computation to
         # ~1e-12 and differ from it only by the final rounding to the input's dtype.
-        magnitude, _ = self.stft_fn.transform(y.double())
+        magnitude = self.stft_fn.stft(y.double()).abs()  # no phase: features need magnitudes only
         mel = torch.matmul(self.mel_basis.double(), magnitude)
         return self.spectral_normalize(mel).to(y.dtype)
 

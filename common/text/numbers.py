@@ -7,10 +7,10 @@ decades, plain integers) so that the more specific patterns claim their digits f
 
 from __future__ import annotations
 
+import importlib
 import re
 from functools import lru_cache
-
-import inflect
+from types import ModuleType
 
 _SCALES = "thousand|million|billion|trillion"
 
@@ -37,8 +37,14 @@ _DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight
 
 
 @lru_cache(maxsize=1)
-def _engine() -> inflect.engine:
-    return inflect.engine()
+def _inflect() -> ModuleType:
+    """inflect, imported on first use: its import takes seconds and most texts hold no digits."""
+    return importlib.import_module("inflect")
+
+
+@lru_cache(maxsize=1)
+def _engine():  # -> inflect.engine
+    return _inflect().engine()
 
 
 def _digit_by_digit(digits: str) -> str:
@@ -51,7 +57,7 @@ def cardinal(n: int) -> str:
         return "minus " + cardinal(-n)
     try:
         return _engine().number_to_words(n, andword="", comma="")
-    except inflect.NumOutOfRangeError:
+    except _inflect().NumOutOfRangeError:
         # Beyond inflect's named scales: read the digits one by one.
         return _digit_by_digit(str(n))
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Reference training recipes on GPUs: launch.sh MODEL PRECISION GPU NGPUS [extra run.py flags...]
 #   MODEL: tacotron2 | waveglow; PRECISION: AMP | TF32 | FP32; GPU: A100 | V100; NGPUS: 1 | 4 | 8
-# Environment: DATASET (default ./), OUTPUT (default output/), EPOCHS (default: the recipe's).
+# Environment: DATASET (default data/LJSpeech-1.1, as scripts/prepare_dataset.sh makes it), OUTPUT (default output/), EPOCHS (default: the recipe's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=$1 precision=$2 gpu=$3 ngpus=$4; shift 4
-DATASET=${DATASET:-./}
+DATASET=${DATASET:-data/LJSpeech-1.1}
 OUTPUT=${OUTPUT:-output/}
 mkdir -p "$OUTPUT"
 

@@ -1,0 +1,122 @@
+"""`run.py` end to end on the offline corpus: loss falls, resume is bitwise, bad input is named, 2 workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import run
+from common.log_reader import metric_series, parameters, read_nvlog
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TACOTRON2_TINY = [
+    "--symbols-embedding-dim", "32", "--encoder-embedding-dim", "32", "--encoder-n-convolutions", "1",
+    "--attention-rnn-dim", "64", "--decoder-rnn-dim", "64", "--prenet-dim", "32", "--attention-dim", "16",
+    "--attention-location-n-filters", "4", "--attention-location-kernel-size", "5",
+    "--postnet-embedding-dim", "32", "--postnet-n-convolutions", "2", "--n-frames-per-step", "3",
+]
+WAVEGLOW_TINY = ["--flows", "4", "--groups", "8", "--early-every", "2", "--early-size", "2",
+                 "--wn-layers", "2", "--wn-channels", "16", "--segment-length", "2048"]
+
+
+def run_args(corpus: Path, out: Path, model: str, epochs: int, *extra: str) -> list[str]:
+    tiny = TACOTRON2_TINY if model == "Tacotron2" else WAVEGLOW_TINY
+    return ["-m", model, "-o", str(out), "-d", str(corpus),
+            "--training-files", str(corpus / "short_train.txt"),
+            "--validation-files", str(corpus / "short_val.txt"), "--epochs", str(epochs), "-bs", "3",
+            "--cpu", "--seed", "5", "--num-workers", "0", *tiny, *extra]
+
+
+def final_state(out: Path, model: str) -> dict:
+    return torch.load(out / f"checkpoint_{model}_last.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("model, lr, epochs", [("Tacotron2", "5e-3", 8), ("WaveGlow", "2e-3", 8)])
+def test_loss_falls_on_the_offline_corpus(tiny_corpus, tmp_path, model, lr, epochs):
+    assert run.main(run_args(tiny_corpus, tmp_path, model, epochs, "-lr", lr)) == 0
+    records = read_nvlog(tmp_path / "nvlog.json")
+    first = metric_series(records, "train_loss", "iteration")[0][1]
+    last_epoch = metric_series(records, "train_loss", "epoch")[-1][1]
+    drop = first - last_epoch
+    # Tacotron 2 starts near 80 (log-mel MSE, twice); WaveGlow's loss goes negative as it learns
+    assert drop > (0.5 * first if model == "Tacotron2" else 0.3), (first, last_epoch)
+    assert metric_series(records, "val_loss", "epoch"), "validation ran every epoch"
+    assert parameters(records)["model_name"] == model
+
+
+@pytest.mark.parametrize("model", ["Tacotron2", "WaveGlow"])
+def test_resume_is_bitwise(tiny_corpus, tmp_path, model):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    common = ["-lr", "1e-3", "--num-workers", "1"]
+    assert run.main(run_args(tiny_corpus, straight, model, 2, *common)) == 0
+    assert run.main(run_args(tiny_corpus, resumed, model, 1, *common)) == 0
+    assert run.main(run_args(tiny_corpus, resumed, model, 2, *common, "--resume-from-last")) == 0
+    a, b = final_state(straight, model), final_state(resumed, model)
+    assert a["epoch"] == b["epoch"] == 1
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key in a["state_dict"]:
+        assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
+    for key, state in a["optimizer"]["state"].items():
+        for name, value in state.items():
+            assert torch.equal(value, b["optimizer"]["state"][key][name]), (key, name)
+    first_epoch = torch.load(straight / f"checkpoint_{model}_0.pt", weights_only=True)
+    assert not all(torch.equal(first_epoch["state_dict"][k], a["state_dict"][k]) for k in a["state_dict"])
+
+
+def test_bad_filelist_line_is_named_without_traceback(tiny_corpus, tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text((tiny_corpus / "short_train.txt").read_text() + "wavs/x.wav\n")
+    args = run_args(tiny_corpus, tmp_path / "o", "Tacotron2", 1, "-lr", "1e-3")
+    args[args.index("--training-files") + 1] = str(bad)
+    assert run.main(args) == 1
+    err = capsys.readouterr().err
+    assert "bad.txt:7" in err and "expected 2 fields" in err and "Traceback" not in err
+
+
+def test_missing_audio_file_is_named_and_can_be_skipped(tiny_corpus, tmp_path, capsys):
+    lines = (tiny_corpus / "short_train.txt").read_text().splitlines()
+    bad = tmp_path / "missing.txt"
+    bad.write_text("\n".join(["wavs/nope.wav|a missing file"] + lines) + "\n")
+    args = run_args(tiny_corpus, tmp_path / "o", "Tacotron2", 1, "-lr", "1e-3", "--max-steps-per-epoch", "3")
+    args[args.index("--training-files") + 1] = str(bad)
+    args[args.index("-bs") + 1] = "7"
+    assert run.main(args) == 1
+    err = capsys.readouterr().err
+    assert "missing.txt:1" in err and "nope.wav" in err and "--skip-bad-files" in err
+    assert run.main([*args, "--skip-bad-files"]) == 0  # one batch of all 7: the missing one is dropped
+    summary = [r for r in read_nvlog(tmp_path / "o" / "nvlog.json") if r.get("step") == []][-1]["data"]
+    assert summary["skipped_utterances"] == 1
+
+
+def test_checkpoint_of_another_model_or_config_is_a_clear_error(tiny_corpus, tmp_path, capsys):
+    wg = tmp_path / "wg"
+    one_step = run_args(tiny_corpus, wg, "WaveGlow", 1, "-lr", "1e-3", "--max-steps-per-epoch", "1")
+    assert run.main(one_step) == 0
+    args = run_args(tiny_corpus, tmp_path / "t", "Tacotron2", 1, "-lr", "1e-3",
+                    "--checkpoint-path", str(wg / "checkpoint_WaveGlow_last.pt"))
+    assert run.main(args) == 1
+    assert "is a WaveGlow checkpoint, not Tacotron2" in capsys.readouterr().err
+    other = run_args(tiny_corpus, tmp_path / "wg2", "WaveGlow", 1, "-lr", "1e-3", "--checkpoint-path",
+                     str(wg / "checkpoint_WaveGlow_last.pt"))
+    other[other.index("--wn-channels") + 1] = "8"
+    assert run.main(other) == 1
+    err = capsys.readouterr().err
+    assert "WN_config" in err and "'n_channels': 16" in err and "Traceback" not in err
+
+
+def test_two_cpu_workers_train_through_multiproc(tiny_corpus, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, str(ROOT / "multiproc.py"), "--nproc", "2", str(ROOT / "run.py"),
+           *run_args(tiny_corpus, out, "Tacotron2", 1, "-lr", "1e-3"), "-bs", "1",
+           "--max-steps-per-epoch", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = read_nvlog(out / "nvlog.json")
+    assert parameters(records)["world_size"] == 2
+    assert len(metric_series(records, "train_loss", "iteration")) == 2
+    assert (out / "checkpoint_Tacotron2_0.pt").exists()
