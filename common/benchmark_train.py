@@ -47,7 +47,8 @@ def build_parser(model_name: str) -> argparse.ArgumentParser:
     return benchmark_flags(parser)
 
 
-def synthetic_batch(spec: ModelSpec, args: argparse.Namespace, device: torch.device, generator: torch.Generator):
+def synthetic_batch(spec: ModelSpec, args: argparse.Namespace, device: torch.device,
+                    generator: torch.Generator) -> tuple:
     """(x, y, items) of fixed shapes: every item has the full text and mel length."""
     b = args.batch_size
     if spec.name == "Tacotron2":
@@ -105,7 +106,8 @@ def run(args: argparse.Namespace, spec: ModelSpec) -> dict:
         from waveglow.model import remove_weightnorm
 
         model = remove_weightnorm(model).eval()
-        mel = torch.randn(args.batch_size, args.n_mel_channels, args.mel_length, generator=generator).to(device)
+        mel = torch.randn(args.batch_size, args.n_mel_channels, args.mel_length, generator=generator)
+        mel = mel.to(device)
         if args.amp and device.type == "cuda":
             model, mel = model.half(), mel.half()
         items = args.batch_size * args.mel_length * args.hop_length
@@ -115,7 +117,8 @@ def run(args: argparse.Namespace, spec: ModelSpec) -> dict:
                 model.infer(mel, sigma=args.sigma_infer)
     else:
         model.train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate,
+                                     weight_decay=args.weight_decay)
         scaler = torch.amp.GradScaler("cuda", enabled=args.amp and device.type == "cuda")
         criterion = spec.criterion(args)
         x, y, items = synthetic_batch(spec, args, device, generator)
@@ -136,7 +139,10 @@ def run(args: argparse.Namespace, spec: ModelSpec) -> dict:
     times = time_repeats(step, args.warmup, args.repeats, device)
     median = statistics.median(times)
     name = "train" if args.mode == "train" else "infer"
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU x{torch.get_num_threads()}"
+    if device.type == "cuda":
+        device_name = torch.cuda.get_device_name(device)
+    else:
+        device_name = f"CPU x{torch.get_num_threads()} threads"
     return {
         f"{name}_items_per_sec": items / median,
         f"{name}_step_time_median": median,
@@ -152,7 +158,7 @@ def run(args: argparse.Namespace, spec: ModelSpec) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("-m", "--model-name", default="Tacotron2")
     known, _ = pre.parse_known_args(argv)
     try:
