@@ -48,6 +48,9 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
     training.add_argument("--disable-uniform-initialize-bn-weight", action="store_true",
                           help="keep PyTorch's BatchNorm weight init instead of U(0, 1)")
     training.add_argument("--cpu", action="store_true", help="train on the CPU even when CUDA is available")
+    training.add_argument("--cpu-threads", type=int, default=None,
+                          help="torch intra-op threads on CPU (default: torch's choice; 1 is often fastest "
+                               "for small models on few cores)")
     training.add_argument("--max-steps-per-epoch", type=int, default=None,
                           help="cut every epoch after N iterations (quick runs and benchmarks)")
     training.add_argument("--time-budget", type=float, default=None,

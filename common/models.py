@@ -47,17 +47,13 @@ def build_model(spec: ModelSpec, config: dict, uniform_bn: bool = True) -> torch
 def _tacotron2() -> ModelSpec:
     from tacotron2 import data_function
     from tacotron2.arg_parser import model_config, tacotron2_parser
-    from tacotron2.loss_function import Tacotron2Loss
+    from tacotron2.loss_function import Tacotron2Criterion
     from tacotron2.model import Tacotron2
 
-    def criterion(args: argparse.Namespace) -> Callable:
-        loss = Tacotron2Loss()
-
-        def compute(y_pred, y):
-            mel, gate, output_lengths = y
-            return loss(y_pred, (mel, gate), output_lengths if args.mask_padding else None)
-
-        return compute
+    def criterion(args: argparse.Namespace) -> Tacotron2Criterion:
+        return Tacotron2Criterion(args.mask_padding, getattr(args, "guided_attention_weight", 0.0),
+                                  getattr(args, "guided_attention_sigma", 0.2),
+                                  getattr(args, "guided_attention_decay", 1.0))
 
     return ModelSpec(
         name="Tacotron2", items="mels", parser=tacotron2_parser, model_config=model_config,

@@ -108,6 +108,8 @@ class Trainer:
         self.args, self.spec = args, spec
         self.info = init_distributed(args)
         self.device = self.info.device
+        if args.cpu_threads:
+            torch.set_num_threads(args.cpu_threads)
         if args.seed is not None:
             seed_everything(args.seed + self.info.rank)
         if self.device.type == "cuda":
@@ -128,6 +130,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=args.amp and self.device.type == "cuda")
         self.criterion = spec.criterion(args)
         self.start_epoch = 0
+        self.global_step = 0  # optimizer steps taken, across epochs and resumes
         path = resume_path(args, spec.name)
         if path is not None:
             self.resume(path)
@@ -153,6 +156,7 @@ class Trainer:
         if "scaler" in checkpoint and self.scaler.is_enabled():
             self.scaler.load_state_dict(checkpoint["scaler"])
         self.start_epoch = int(checkpoint["epoch"]) + 1
+        self.global_step = int(checkpoint.get("iteration", 0))
         states = checkpoint.get("rng") or []
         if len(states) == self.info.world_size:
             set_rng_state(states[self.info.rank])
@@ -182,6 +186,8 @@ class Trainer:
     def train_step(self, x, y) -> tuple[float, float | None]:
         """One optimizer step; returns (loss averaged over ranks, grad norm or None if skipped)."""
         self.optimizer.zero_grad(set_to_none=True)
+        if hasattr(self.criterion, "set_step"):
+            self.criterion.set_step(self.global_step)
         with autocast_context(self.args, self.device):
             y_pred = self.ddp_model(x)
             loss = self.criterion(y_pred, y)
@@ -195,6 +201,7 @@ class Trainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.grad_clip_thresh)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.global_step += 1
         return loss_value, float(grad_norm)
 
     def validate(self) -> tuple[float, float]:
@@ -226,6 +233,7 @@ class Trainer:
         if self.info.is_main:
             state = {
                 "config": self.config,
+                "iteration": self.global_step,
                 "state_dict": self.ddp_model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "rng": states,
@@ -294,6 +302,8 @@ class Trainer:
                     data["skipped_nonfinite_loss"] = 1
                 else:
                     data["grad_norm"] = grad_norm
+                for part, value in getattr(self.criterion, "last_parts", {}).items():
+                    data[f"train_loss_{part}"] = value  # this rank's terms (the total is averaged)
                     losses.append(loss_value)
                 self.log.log((epoch, i), data)
                 epoch_items += items

@@ -47,6 +47,14 @@ def tacotron2_parser(parent: argparse.ArgumentParser, add_help: bool = False) ->
     postnet.add_argument("--postnet-kernel-size", type=int, default=5)
     postnet.add_argument("--postnet-n-convolutions", type=int, default=5)
 
+    loss = parser.add_argument_group("Tacotron 2 loss")
+    loss.add_argument("--guided-attention-weight", type=float, default=0.0,
+                      help="weight of the guided (diagonal) attention loss; 0 = off, as the reference")
+    loss.add_argument("--guided-attention-sigma", type=float, default=0.2,
+                      help="width of the diagonal band of the guided attention prior")
+    loss.add_argument("--guided-attention-decay", type=float, default=1.0,
+                      help="multiply the guided attention weight by this every optimizer step")
+
     data = parser.add_argument_group("Tacotron 2 data")
     data.add_argument("--max-mel-length", type=int, default=None,
                       help="skip (and count) training utterances with more mel frames than this")

@@ -18,6 +18,7 @@ from common.data import BadItem, DatasetError, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
 from common.stft import TacotronSTFT
 from common.text import text_to_sequence
+from tacotron2.loss_function import gate_target_from_lengths
 
 
 class TextMelLoader(Dataset):
@@ -106,10 +107,9 @@ class TextMelCollate:
         max_len = int(output_lengths.max())
         max_len += (-max_len) % self.r
         mel_padded = torch.zeros(len(good), n_mel, max_len)
-        gate_padded = torch.zeros(len(good), max_len)
         for i, (_, mel) in enumerate(good):
             mel_padded[i, :, : mel.size(1)] = mel
-            gate_padded[i, mel.size(1) - 1:] = 1.0
+        gate_padded = gate_target_from_lengths(output_lengths, max_len)
         batch.update(text_padded=text_padded, input_lengths=input_lengths, mel_padded=mel_padded,
                      gate_padded=gate_padded, output_lengths=output_lengths)
         return batch
@@ -127,7 +127,7 @@ def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = Fa
     gate = batch["gate_padded"].to(**to)
     output_lengths = batch["output_lengths"].to(**to)
     x = (text, input_lengths, mel, mel.size(2), output_lengths)
-    y = (mel, gate, output_lengths)
+    y = (mel, gate, output_lengths, input_lengths)
     return x, y, int(batch["output_lengths"].sum())
 
 

@@ -88,3 +88,70 @@ def gate_target_from_lengths(output_lengths: Tensor, max_len: int) -> Tensor:
     """Frame-resolution gate target (B, max_len): 1.0 from each item's last real frame on, else 0.0."""
     positions = torch.arange(max_len, device=output_lengths.device).unsqueeze(0)
     return (positions >= (output_lengths.unsqueeze(1) - 1)).float()
+
+
+def guided_attention_weights(input_lengths: Tensor, step_lengths: Tensor, max_in: int, max_steps: int,
+                             sigma: float) -> Tensor:
+    """Penalty (B, max_steps, max_in) for attention far from the diagonal: 1 - exp(-(n/N - t/T)^2 / 2g^2).
+
+    N and T are each item's decoder steps and input length; padded positions get weight 0.
+    """
+    device = input_lengths.device
+    n = torch.arange(max_steps, device=device).view(1, -1, 1).float()
+    t = torch.arange(max_in, device=device).view(1, 1, -1).float()
+    big_n = step_lengths.view(-1, 1, 1).float().clamp(min=1)
+    big_t = input_lengths.view(-1, 1, 1).float().clamp(min=1)
+    weights = 1.0 - torch.exp(-((n / big_n - t / big_t) ** 2) / (2.0 * sigma ** 2))
+    valid = (n < big_n) & (t < big_t)
+    return weights * valid
+
+
+class Tacotron2Criterion(nn.Module):
+    """What `run.py -m Tacotron2` minimises: Tacotron2Loss, plus an optional guided attention term.
+
+    The guided attention term (Tachibana et al., 2017) is the mean of alignment x diagonal-prior penalty over
+    real (step, input) positions; it pulls attention towards a monotonic diagonal, which makes small models
+    align in far fewer steps. Its weight decays by `guided_attention_decay` per optimizer step (1.0 keeps it
+    constant); weight 0 (the default) gives exactly the reference loss.
+    `targets` = (mel, gate, output_lengths, input_lengths), as tacotron2.data_function.batch_to_device builds.
+    """
+
+    def __init__(self, mask_padding: bool = False, guided_attention_weight: float = 0.0,
+                 guided_attention_sigma: float = 0.2, guided_attention_decay: float = 1.0) -> None:
+        super().__init__()
+        self.loss = Tacotron2Loss(mask_padding)
+        self.weight, self.sigma = guided_attention_weight, guided_attention_sigma
+        self.decay = guided_attention_decay
+        self.step = 0
+        self._guided: Tensor | None = None
+
+    def set_step(self, step: int) -> None:
+        """The optimizer step the next call belongs to (drives the weight decay; restored on resume)."""
+        self.step = step
+
+    @property
+    def current_weight(self) -> float:
+        return self.weight * self.decay ** self.step
+
+    @property
+    def last_parts(self) -> dict[str, float]:
+        parts = self.loss.last_parts
+        if self._guided is not None:
+            parts["guided_attention"] = float(self._guided)
+        return parts
+
+    def forward(self, model_output: Sequence[Tensor], targets: Sequence[Tensor]) -> Tensor:
+        mel, gate, output_lengths, input_lengths = targets
+        total = self.loss(model_output, (mel, gate), output_lengths if self.loss.mask_padding else None)
+        weight = self.current_weight
+        if weight <= 0.0:
+            self._guided = None
+            return total
+        alignments = model_output[3].float()
+        steps, max_in = alignments.shape[1], alignments.shape[2]
+        r = mel.size(2) // steps
+        step_lengths = torch.div(output_lengths + r - 1, r, rounding_mode="floor")
+        penalty = guided_attention_weights(input_lengths, step_lengths, max_in, steps, self.sigma)
+        guided = (alignments * penalty).sum() / (penalty > 0).sum().clamp(min=1)
+        self._guided = guided.detach()
+        return total + weight * guided

@@ -161,16 +161,18 @@ class Attention(nn.Module):
         return context, weights
 
 
-class DecoderState(NamedTuple):
-    """Recurrent state carried from one decoder step to the next."""
-
-    attention_hidden: Tensor  # (B, attention_rnn_dim)
-    attention_cell: Tensor  # (B, attention_rnn_dim)
-    decoder_hidden: Tensor  # (B, decoder_rnn_dim)
-    decoder_cell: Tensor  # (B, decoder_rnn_dim)
-    attention_weights: Tensor  # (B, T_in)
-    attention_weights_cum: Tensor  # (B, T_in)
-    attention_context: Tensor  # (B, memory_dim)
+# Functional form so the field types are real classes, not the strings `from __future__ import annotations`
+# makes of class-body annotations: TorchScript (common/export.py scripts `Decoder.decode`) rejects those.
+DecoderState = NamedTuple("DecoderState", [  # noqa: UP014 - see above
+    ("attention_hidden", Tensor),  # (B, attention_rnn_dim)
+    ("attention_cell", Tensor),  # (B, attention_rnn_dim)
+    ("decoder_hidden", Tensor),  # (B, decoder_rnn_dim)
+    ("decoder_cell", Tensor),  # (B, decoder_rnn_dim)
+    ("attention_weights", Tensor),  # (B, T_in)
+    ("attention_weights_cum", Tensor),  # (B, T_in)
+    ("attention_context", Tensor),  # (B, memory_dim)
+])
+DecoderState.__doc__ = "Recurrent state carried from one decoder step to the next."
 
 
 class Decoder(nn.Module):
