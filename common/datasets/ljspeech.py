@@ -1,0 +1,130 @@
+"""LJSpeech-style folder (``metadata.csv`` + ``wavs/``) -> filelists and manifest; no audio is copied.
+
+``metadata.csv`` lines are ``id|text|normalized text`` (split on ``|`` only: the texts hold quotes). The
+filelists get ``wavs/<id>.wav|normalized text`` lines relative to the LJSpeech folder itself, so training
+uses ``-d <that folder>`` wherever the filelists are written. Only wav headers are read (for durations);
+run ``validate`` for the full audio check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+
+from common.datasets.manifest import (
+    DatasetError,
+    PrepareReport,
+    Utterance,
+    check_fractions,
+    clean_field,
+    run_parallel,
+    write_dataset,
+)
+
+__all__ = ["MetadataRow", "prepare_ljspeech", "read_metadata", "wav_duration"]
+
+_MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class MetadataRow:
+    """One ``metadata.csv`` line; ``where`` is ``file:line``."""
+
+    id: str
+    text: str
+    normalized: str
+    where: str
+
+
+def read_metadata(path: str | Path) -> list[MetadataRow]:
+    """Parse ``metadata.csv``; every malformed line is listed in one DatasetError."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: metadata file not found (is --input an LJSpeech folder?)") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path}: cannot read ({err})") from None
+    rows: list[MetadataRow] = []
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        fields = [f.strip() for f in line.split("|")]
+        if len(fields) not in (2, 3):
+            problems.append(f"{where}: expected id|text|normalized text, got {len(fields)} fields: "
+                            f"{line.strip()[:80]!r}")
+            continue
+        utt_id = fields[0]
+        text = clean_field(fields[1])
+        normalized = clean_field(fields[2]) if len(fields) == 3 else ""
+        if not utt_id:
+            problems.append(f"{where}: empty id")
+        elif utt_id in seen:
+            problems.append(f"{where}: id {utt_id} already used at {seen[utt_id]}")
+        else:
+            seen[utt_id] = where
+            rows.append(MetadataRow(utt_id, text, normalized, where))
+    if problems:
+        more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+        raise DatasetError(f"{len(problems)} malformed metadata line(s):\n  "
+                           + "\n  ".join(problems[:_MAX_LISTED]) + more)
+    if not rows:
+        raise DatasetError(f"{path}: no utterances")
+    return rows
+
+
+def wav_duration(path: str) -> float:
+    """Duration in seconds from the audio header (a worker function)."""
+    if not Path(path).is_file():
+        raise DatasetError(f"{path}: file not found")
+    try:
+        info = sf.info(path)
+    except (sf.SoundFileError, RuntimeError) as exc:
+        raise DatasetError(f"{path}: cannot read audio header ({exc})") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise DatasetError(f"{path}: holds no audio samples")
+    return info.frames / info.samplerate
+
+
+def prepare_ljspeech(input_dir: str | Path, output_dir: str | Path, speaker: str = "ljs",
+                     language: str = "en", seed: int = 1234, val_fraction: float = 0.05,
+                     test_fraction: float = 0.05, jobs: int = 1, progress: bool = True) -> PrepareReport:
+    """Write filelists and manifest for an LJSpeech-style folder (paths relative to ``input_dir``)."""
+    check_fractions(val_fraction, test_fraction)
+    input_dir, out = Path(input_dir), Path(output_dir)
+    if not input_dir.is_dir():
+        raise DatasetError(f"--input {input_dir}: not a folder")
+    speaker, language = clean_field(speaker).replace(" ", "_"), clean_field(language)
+    if not speaker or not language:
+        raise DatasetError("--speaker and --language must not be empty")
+    rows = read_metadata(input_dir / "metadata.csv")
+    report = PrepareReport("ljspeech", str(input_dir), str(out), str(input_dir), {
+        "speaker": speaker, "language": language, "seed": seed, "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+    })
+    report.n_candidates = len(rows)
+
+    kept: list[MetadataRow] = []
+    for row in rows:
+        if row.normalized or row.text:
+            kept.append(row)
+        else:
+            report.skip(row.where, "empty_transcript", f"utterance {row.id} has no text")
+    paths = [str(input_dir / "wavs" / f"{row.id}.wav") for row in kept]
+    results = run_parallel(wav_duration, paths, jobs=jobs, desc="reading headers", progress=progress)
+    utterances: list[Utterance] = []
+    for row, path, result in zip(kept, paths, results):
+        if result.error is not None:
+            kind = "missing_file" if not Path(path).is_file() else "unreadable"
+            report.skip(row.where, kind, result.error)
+            continue
+        text = row.normalized or row.text
+        duration = float(result.value)
+        utterances.append(Utterance(row.id, f"wavs/{row.id}.wav", text, speaker, language, duration))
+    write_dataset(out, utterances, report, seed, val_fraction, test_fraction)
+    return report
