@@ -27,6 +27,7 @@ class ModelSpec:
     collate: Callable[[argparse.Namespace, bool], Callable | None]
     batch_to_device: Callable
     batch_size_of: Callable[[tuple], int]
+    val_metrics: Callable[[tuple, list], dict[str, float]] | None = None  # extra validation metrics per batch
 
 
 def init_bn_uniform(model: torch.nn.Module) -> None:
@@ -55,11 +56,21 @@ def _tacotron2() -> ModelSpec:
                                   getattr(args, "guided_attention_sigma", 0.2),
                                   getattr(args, "guided_attention_decay", 1.0))
 
+    def val_metrics(x: tuple, y_pred: list) -> dict[str, float]:
+        """Alignment diagnostics of the teacher-forced attention (padding excluded)."""
+        from common.evaluation import batch_alignment_scores
+
+        alignments = y_pred[3]
+        r = x[2].size(2) // alignments.size(1)
+        steps = torch.div(x[4] + r - 1, r, rounding_mode="floor")
+        scores = batch_alignment_scores(alignments.float().cpu(), x[1].cpu(), steps.cpu())
+        return {f"val_attention_{name}": value for name, value in scores.items()}
+
     return ModelSpec(
         name="Tacotron2", items="mels", parser=tacotron2_parser, model_config=model_config,
         model_class=Tacotron2, criterion=criterion, dataset=data_function.get_dataset,
         collate=data_function.get_collate_fn, batch_to_device=data_function.batch_to_device,
-        batch_size_of=lambda x: x[0].size(0),
+        batch_size_of=lambda x: x[0].size(0), val_metrics=val_metrics,
     )
 
 

@@ -204,10 +204,11 @@ class Trainer:
         self.global_step += 1
         return loss_value, float(grad_norm)
 
-    def validate(self) -> tuple[float, float]:
-        """Mean validation loss over all ranks' items, and items per second."""
+    def validate(self) -> tuple[float, float, dict[str, float]]:
+        """Mean validation loss over all ranks' items, items per second, and the model's extra metrics."""
         self.model.eval()
         total, count, items = 0.0, 0, 0
+        extra: dict[str, float] = {}
         start = time.perf_counter()
         with torch.no_grad():
             for batch in self.val_loader:
@@ -216,8 +217,12 @@ class Trainer:
                     continue
                 x, y, num_items = converted
                 with autocast_context(self.args, self.device):
-                    loss = self.criterion(self.model(x), y)
+                    y_pred = self.model(x)
+                    loss = self.criterion(y_pred, y)
                 size = self.spec.batch_size_of(x)
+                if self.spec.val_metrics is not None:
+                    for name, value in self.spec.val_metrics(x, y_pred).items():
+                        extra[name] = extra.get(name, 0.0) + value * size
                 total += float(loss) * size
                 count += size
                 items += num_items
@@ -225,7 +230,9 @@ class Trainer:
         elapsed = time.perf_counter() - start
         total, count = reduce_sum(total, self.info), reduce_sum(count, self.info)
         items = reduce_sum(items, self.info)
-        return (total / count if count else float("nan")), items / max(elapsed, 1e-9)
+        # every rank holds the same metric names (each validates at least one batch), so the sums line up
+        extra = {name: reduce_sum(value, self.info) / max(count, 1) for name, value in sorted(extra.items())}
+        return (total / count if count else float("nan")), items / max(elapsed, 1e-9), extra
 
     def save(self, epoch: int) -> None:
         """Checkpoint with every rank's RNG state (all ranks must call this)."""
@@ -313,11 +320,12 @@ class Trainer:
             bar.close()
             epoch_time = time.perf_counter() - epoch_start
             train_loss = sum(losses) / len(losses) if losses else float("nan")
-            val_loss, val_items_per_sec = self.validate()
+            val_loss, val_items_per_sec, val_extra = self.validate()
             mean_items_per_sec.append(epoch_items / epoch_time)
             self.log.log((epoch,), {"train_loss": train_loss, "train_epoch_time": epoch_time,
                                     "train_epoch_items_per_sec": epoch_items / epoch_time,
-                                    "val_loss": val_loss, "val_items_per_sec": val_items_per_sec})
+                                    "val_loss": val_loss, "val_items_per_sec": val_items_per_sec,
+                                    **val_extra})
             last_epoch = epoch
             out_of_time = budget_s is not None and time.perf_counter() - run_start > budget_s
             out_of_time = reduce_sum(float(out_of_time), info) > 0

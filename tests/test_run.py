@@ -46,6 +46,9 @@ def test_loss_falls_on_the_offline_corpus(tiny_corpus, tmp_path, model, lr, epoc
     # Tacotron 2 starts near 80 (log-mel MSE, twice); WaveGlow's loss goes negative as it learns
     assert drop > (0.5 * first if model == "Tacotron2" else 0.3), (first, last_epoch)
     assert metric_series(records, "val_loss", "epoch"), "validation ran every epoch"
+    if model == "Tacotron2":
+        focus = metric_series(records, "val_attention_focus", "epoch")
+        assert len(focus) == epochs and all(0 < value <= 1 for _, value in focus)
     assert parameters(records)["model_name"] == model
 
 
