@@ -62,7 +62,8 @@ def synthetic_batch(spec: ModelSpec, args: argparse.Namespace, device: torch.dev
         out_lengths = torch.full((b,), mel_len, dtype=torch.long)
         text, mel, gate = text.to(device), mel.to(device), gate.to(device)
         text_lengths, out_lengths = text_lengths.to(device), out_lengths.to(device)
-        return (text, text_lengths, mel, mel_len, out_lengths), (mel, gate, out_lengths), b * mel_len
+        x = (text, text_lengths, mel, mel_len, out_lengths)
+        return x, (mel, gate, out_lengths, text_lengths), b * mel_len
     segment = args.segment_length
     frames = segment // args.hop_length + 1
     audio = (torch.rand(b, segment, generator=generator) * 2 - 1) * 0.5

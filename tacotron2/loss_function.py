@@ -109,10 +109,11 @@ def guided_attention_weights(input_lengths: Tensor, step_lengths: Tensor, max_in
 class Tacotron2Criterion(nn.Module):
     """What `run.py -m Tacotron2` minimises: Tacotron2Loss, plus an optional guided attention term.
 
-    The guided attention term (Tachibana et al., 2017) is the mean of alignment x diagonal-prior penalty over
-    real (step, input) positions; it pulls attention towards a monotonic diagonal, which makes small models
-    align in far fewer steps. Its weight decays by `guided_attention_decay` per optimizer step (1.0 keeps it
-    constant); weight 0 (the default) gives exactly the reference loss.
+    The guided attention term (after Tachibana et al., 2017) is the expected diagonal-prior penalty under
+    each real decoder step's attention, averaged over steps (so in [0, 1] whatever the input length); it
+    pulls attention towards a monotonic diagonal, which makes small models align in far fewer steps. Its
+    weight decays by `guided_attention_decay` per optimizer step (1.0 keeps it constant); weight 0 (the
+    default) gives exactly the reference loss.
     `targets` = (mel, gate, output_lengths, input_lengths), as tacotron2.data_function.batch_to_device builds.
     """
 
@@ -152,6 +153,8 @@ class Tacotron2Criterion(nn.Module):
         r = mel.size(2) // steps
         step_lengths = torch.div(output_lengths + r - 1, r, rounding_mode="floor")
         penalty = guided_attention_weights(input_lengths, step_lengths, max_in, steps, self.sigma)
-        guided = (alignments * penalty).sum() / (penalty > 0).sum().clamp(min=1)
+        # expected penalty under each decoder step's attention, averaged over real steps: in [0, 1],
+        # independent of the input length
+        guided = (alignments * penalty).sum() / step_lengths.sum().clamp(min=1)
         self._guided = guided.detach()
         return total + weight * guided
