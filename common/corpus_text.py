@@ -22,7 +22,9 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import num2words
+from common.text.lang.numbers import YEAR_RANGE
+from common.text.lang.numbers import spell_number as _spell_number
+from common.text.lang.shared import SUPPORTED_LANGUAGES
 
 __all__ = [
     "SUPPORTED_LANGUAGES",
@@ -31,8 +33,6 @@ __all__ = [
     "normalize_for_language",
     "spell_number",
 ]
-
-SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "de", "es", "ko", "am")
 
 MAX_WORDS = 25
 
@@ -599,26 +599,20 @@ def generate_sentences(language: str, n: int, seed: int = 1234) -> list[str]:
 
 _DIGITS_RE = re.compile(r"\d+")
 _SPACES_RE = re.compile(r"\s+")
-# num2words' Amharic converter fails from 1100 on; keep well inside what each converter handles.
-_NUM2WORDS_LIMIT = {"am": 1099}
-# Four-digit numbers in this range are read as years where a language reads years differently (de).
-_YEAR_RANGE = range(1100, 2100)
 
 
 def spell_number(n: int, language: str, year: bool = False) -> str:
-    """``n`` as words in ``language`` (num2words); digit by digit beyond what the converter supports."""
-    check_language(language)
-    limit = _NUM2WORDS_LIMIT.get(language)
-    if limit is not None and n > limit:
-        return " ".join(spell_number(int(d), language) for d in str(n))
-    words = num2words.num2words(n, lang=language, to="year" if year else "cardinal")
-    return str(words)
+    """``n`` as words in ``language`` (num2words); digit by digit beyond what the converter supports.
+
+    The text front ends' ``common.text.lang.numbers.spell_number``, with this module's language check.
+    """
+    return _spell_number(n, check_language(language), year=year)
 
 
 def _spell_digits(text: str, language: str) -> str:
     def replace(match: re.Match[str]) -> str:
         value = int(match.group(0))
-        is_year = len(match.group(0)) == 4 and value in _YEAR_RANGE and language in ("de", "fr", "es")
+        is_year = len(match.group(0)) == 4 and value in YEAR_RANGE and language in ("de", "fr", "es")
         return spell_number(value, language, year=is_year)
 
     return _DIGITS_RE.sub(replace, text)

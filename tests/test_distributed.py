@@ -125,3 +125,22 @@ def test_multiproc_passes_rank_and_world_size_and_silences_other_ranks(tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[0] == "rank 0 of 3 local 0 url True"
     assert proc.stdout.count("rank") == 1
+
+
+def test_workers_start_under_torchrun(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import argparse, sys, torch, torch.distributed as dist\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from common.distributed import init_distributed, reduce_sum, cleanup\n"
+        "args = argparse.Namespace(rank=0, world_size=1, dist_url='unused', dist_backend=None, cpu=True)\n"
+        "info = init_distributed(args)\n"
+        "total = reduce_sum(info.rank + 1, info)\n"
+        "print(f'rank {info.rank}/{info.world_size} local {info.local_rank} sum {total:g}', flush=True)\n"
+        "cleanup()\n")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           str(script)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = sorted(line for line in proc.stdout.splitlines() if line.startswith("rank"))
+    assert lines == ["rank 0/2 local 0 sum 3", "rank 1/2 local 1 sum 3"]

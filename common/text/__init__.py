@@ -3,6 +3,11 @@
 ``text_to_sequence("Hello {W ER1 L D}.", ["english_cleaners"])`` cleans the plain text, maps it character
 by character, and maps each braced phoneme to its ``@``-prefixed symbol. Symbols the table lacks are
 dropped; no end-of-sequence id is appended.
+
+Importing the package also registers the other languages' cleaners (``common.text.lang``: french_cleaners,
+german_cleaners, spanish_cleaners, korean_cleaners, amharic_cleaners; ``clean_for_language`` dispatches
+by language code), the espeak-ng IPA cleaners (``common.text.phonemes``) and provides their symbol
+tables (``common.text.symbol_sets``).
 """
 
 from __future__ import annotations
@@ -17,17 +22,44 @@ from common.text.cleaners import (
     get_cleaner,
     register_cleaner,
 )
+from common.text.lang import (
+    LANGUAGE_CLEANERS,
+    SUPPORTED_LANGUAGES,
+    UnsupportedLanguageError,
+    clean_for_language,
+    cleaner_for_language,
+    spoken_form,
+)
+from common.text.phonemes import PhonemizerError, phonemize
+from common.text.symbol_sets import (
+    extended_table,
+    language_symbols,
+    multilingual_symbol_table,
+    table_from_texts,
+)
 from common.text.symbols import ARPABET_PREFIX, SYMBOLS, SymbolTable
 
 __all__ = [
+    "LANGUAGE_CLEANERS",
+    "SUPPORTED_LANGUAGES",
+    "PhonemizerError",
     "SymbolTable",
     "UnknownCleanerError",
+    "UnsupportedLanguageError",
     "available_cleaners",
+    "clean_for_language",
     "clean_text",
+    "cleaner_for_language",
+    "extended_table",
     "get_cleaner",
+    "language_symbols",
+    "multilingual_symbol_table",
+    "phonemize",
     "register_cleaner",
     "sequence_to_text",
+    "spoken_form",
     "symbols",
+    "table_from_texts",
     "text_to_sequence",
 ]
 

@@ -1,0 +1,195 @@
+"""The README's main job: from nothing to speech on a CPU, within a time budget.
+
+    python -m common.quickstart [--output output/quickstart] [--data data/offline] [--budget-min 15]
+
+1. builds the offline multi-speaker multilingual corpus (espeak-ng) and precomputes its mels;
+2. trains a small Tacotron 2 (r = 4, guided attention) on its English speaker;
+3. trains a small WaveGlow on the audio of every speaker;
+4. synthesises phrases/phrase.txt with WaveGlow and with Griffin-Lim;
+5. leaves loss-curve and alignment PNGs, the nvlog files and `summary.md` in the output folder.
+
+The training stages share what the budget leaves after the fixed stages (corpus, mels, synthesis):
+Tacotron 2 gets 70 %, WaveGlow 30 %. Each stage runs as its own process; its full output goes to a log file
+beside the results while a progress bar shows the time used and the latest loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TACOTRON2_SMALL = [
+    "--symbols-embedding-dim", "128", "--encoder-embedding-dim", "128", "--encoder-n-convolutions", "2",
+    "--attention-rnn-dim", "256", "--decoder-rnn-dim", "256", "--prenet-dim", "128", "--attention-dim", "64",
+    "--postnet-embedding-dim", "128", "--postnet-n-convolutions", "3", "--n-frames-per-step", "4",
+    "--guided-attention-weight", "3", "-lr", "3e-3", "-bs", "32",
+]
+WAVEGLOW_SMALL = [
+    "--flows", "6", "--groups", "8", "--early-every", "3", "--early-size", "2", "--wn-layers", "4",
+    "--wn-channels", "32", "--segment-length", "4096", "-lr", "1e-3", "-bs", "4", "--weight-decay", "0",
+]
+FIXED_STAGES_S = 150  # corpus + mels + synthesis on 2 cores, measured with margin
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m common.quickstart", description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default="output/quickstart", help="folder for everything the run makes")
+    parser.add_argument("--data", default="data/offline",
+                        help="folder of the offline corpus (reused when already built)")
+    parser.add_argument("--budget-min", type=float, default=15.0, help="total wall-clock budget in minutes")
+    parser.add_argument("--utterances", type=int, default=480, help="corpus size (4 speakers x 4 languages)")
+    parser.add_argument("--phrases", default=str(ROOT / "phrases/phrase.txt"), help="text to synthesise")
+    parser.add_argument("--seed", type=int, default=1234)
+    args = parser.parse_args(argv)
+    if args.budget_min < 4:
+        parser.error(f"--budget-min {args.budget_min}: at least 4 minutes are needed "
+                     "(corpus, mels, synthesis)")
+    return args
+
+
+def latest(nvlog: Path) -> dict:
+    """The last epoch record of a run log (empty while there is none)."""
+    from common.log_reader import NvlogError, read_nvlog
+
+    try:
+        records = read_nvlog(nvlog)
+    except (NvlogError, OSError):
+        return {}
+    epochs = [r for r in records if isinstance(r.get("step"), list) and len(r["step"]) == 1
+              and "train_loss" in r.get("data", {})]
+    return {"epoch": epochs[-1]["step"][0], **epochs[-1]["data"]} if epochs else {}
+
+
+def run_stage(name: str, cmd: list[str], log_path: Path, budget_s: float | None = None,
+              nvlog: Path | None = None) -> float:
+    """Run one stage as a subprocess, its output in `log_path`, with a progress bar; returns seconds taken."""
+    start = time.monotonic()
+    total = int(budget_s) if budget_s else None
+    bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s {postfix}" if total else None
+    with open(log_path, "w") as log, tqdm(total=total, desc=name, unit="s", dynamic_ncols=True,
+                                          bar_format=bar_format) as bar:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        while proc.poll() is None:
+            time.sleep(2.0)
+            elapsed = time.monotonic() - start
+            if total:
+                bar.n = min(int(elapsed), total)
+                if nvlog is not None and (state := latest(nvlog)):
+                    bar.set_postfix_str(f"epoch {state['epoch']} loss {state['train_loss']:.3f}")
+                bar.refresh()
+        if total:
+            bar.n = total
+    if proc.returncode != 0:
+        tail = "".join(log_path.read_text(errors="replace").splitlines(keepends=True)[-15:])
+        raise SystemExit(f"quickstart: stage '{name}' failed (exit {proc.returncode}); "
+                         f"see {log_path}:\n{tail}")
+    return time.monotonic() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out, data = Path(args.output).resolve(), Path(args.data).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    logs = out / "logs"
+    logs.mkdir(exist_ok=True)
+    py = sys.executable
+    t0 = time.monotonic()
+    times: dict[str, float] = {}
+
+    times["corpus"] = run_stage("corpus", [
+        py, "-m", "common.corpus", "-o", str(data), "--utterances", str(args.utterances), "--speakers", "4",
+        "--languages", "en,fr,de,es", "--seed", str(args.seed), "--jobs", "2"], logs / "corpus.log")
+    lists = data / "filelists"
+    times["mels"] = run_stage("mels", [
+        py, "-m", "common.prepare_mels", "-d", str(data), "--jobs", "2", "--filelists",
+        *[str(p) for p in sorted(lists.glob("audio_text*.txt"))]], logs / "mels.log")
+    for split in ("train", "val"):
+        from common.filelist import read_filelist, select, write_filelist
+
+        english = select(read_filelist(lists / f"mel_text_speaker_language_{split}.txt"), ["en"])
+        write_filelist(data / f"en_mel_{split}.txt", english, multi_speaker=False)
+
+    train_s = max(args.budget_min * 60 - FIXED_STAGES_S - (time.monotonic() - t0), 120)
+    common = ["-d", str(data), "--epochs", "100000", "--cpu", "--cpu-threads", "1", "--num-workers", "1",
+              "--seed", str(args.seed), "--epochs-per-checkpoint", "25"]
+    t2_out, wg_out = out / "tacotron2", out / "waveglow"
+    t2_budget = 0.7 * train_s
+    times["tacotron2"] = run_stage("Tacotron 2", [
+        py, "run.py", "-m", "Tacotron2", "-o", str(t2_out), *common, "--load-mel-from-disk",
+        "--training-files", str(data / "en_mel_train.txt"),
+        "--validation-files", str(data / "en_mel_val.txt"),
+        "--time-budget", f"{t2_budget / 60 * 0.97:.2f}", *TACOTRON2_SMALL],
+        logs / "tacotron2.log", t2_budget, t2_out / "nvlog.json")
+    wg_budget = max(args.budget_min * 60 - FIXED_STAGES_S / 2 - (time.monotonic() - t0), 60)
+    times["waveglow"] = run_stage("WaveGlow", [
+        py, "run.py", "-m", "WaveGlow", "-o", str(wg_out), *common,
+        "--training-files", str(lists / "audio_text_train.txt"),
+        "--validation-files", str(lists / "audio_text_val.txt"),
+        "--time-budget", f"{wg_budget / 60 * 0.95:.2f}", *WAVEGLOW_SMALL],
+        logs / "waveglow.log", wg_budget, wg_out / "nvlog.json")
+
+    synth = [py, "inference.py", "-i", args.phrases,
+             "--tacotron2", str(t2_out / "checkpoint_Tacotron2_last.pt"), "--cpu",
+             "--max-decoder-steps", "250", "--seed", str(args.seed)]
+    times["synthesis"] = run_stage("synthesis (WaveGlow)", [
+        *synth, "-o", str(out / "speech_waveglow"),
+        "--waveglow", str(wg_out / "checkpoint_WaveGlow_last.pt")],
+        logs / "synthesis_waveglow.log")
+    times["synthesis"] += run_stage("synthesis (Griffin-Lim)",
+                                    [*synth, "-o", str(out / "speech_griffin_lim")],
+                                    logs / "synthesis_griffin_lim.log")
+
+    from common.log_reader import plot_metrics
+
+    plot_metrics(t2_out / "nvlog.json", ["train_loss", "val_loss", "val_attention_focus"],
+                 out / "tacotron2_loss.png", title="Tacotron 2 (quickstart)")
+    plot_metrics(wg_out / "nvlog.json", ["train_loss", "val_loss"], out / "waveglow_loss.png",
+                 title="WaveGlow (quickstart)")
+    total = time.monotonic() - t0
+    summary = write_summary(out, data, times, total, args)
+    print(summary)
+    return 0
+
+
+def write_summary(out: Path, data: Path, times: dict[str, float], total: float, args) -> str:
+    """`summary.md`: what was trained, for how long, how far it got, and where the results are."""
+    t2, wg = latest(out / "tacotron2/nvlog.json"), latest(out / "waveglow/nvlog.json")
+    corpus = json.loads((data / "corpus.json").read_text()) if (data / "corpus.json").exists() else {}
+    wavs = sorted((out / "speech_waveglow").glob("*.wav"))
+    lines = [
+        "# Quickstart summary",
+        "",
+        f"Budget {args.budget_min:g} min; total wall time {total / 60:.1f} min "
+        f"({', '.join(f'{k} {v / 60:.1f} min' for k, v in times.items())}).",
+        "",
+        f"- Corpus: `{data}` ({corpus.get('utterances', args.utterances)} utterances, 4 espeak-ng speakers, "
+        "en/fr/de/es); Tacotron 2 trained on the English speaker, WaveGlow on every speaker.",
+        f"- Tacotron 2 (small, r = 4, guided attention): {t2.get('epoch', -1) + 1} epochs; train loss "
+        f"{t2.get('train_loss', float('nan')):.3f}, val loss {t2.get('val_loss', float('nan')):.3f}, "
+        f"val attention focus {t2.get('val_attention_focus', float('nan')):.2f} "
+        "(1 = sharp attention; ~1/input length = none). Curves: `tacotron2_loss.png`.",
+        f"- WaveGlow (small: 6 flows, 4 layers, 32 channels): {wg.get('epoch', -1) + 1} epochs; train loss "
+        f"{wg.get('train_loss', float('nan')):.3f}, val loss {wg.get('val_loss', float('nan')):.3f}. "
+        "Curves: `waveglow_loss.png`.",
+        f"- Speech: {len(wavs)} phrases in `speech_waveglow/` and `speech_griffin_lim/` "
+        "(a wav and an alignment PNG per phrase; Griffin-Lim needs no vocoder training and is the "
+        "clearer of the two after a short run).",
+        "- Logs: `logs/`; run logs (DLLogger format): `tacotron2/nvlog.json`, `waveglow/nvlog.json`.",
+        "",
+        "What to expect: see the README section 'What the quickstart achieves'.",
+    ]
+    text = "\n".join(lines) + "\n"
+    (out / "summary.md").write_text(text)
+    return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())
