@@ -64,7 +64,7 @@ def _tacotron2() -> ModelSpec:
         r = x[2].size(2) // alignments.size(1)
         steps = torch.div(x[4] + r - 1, r, rounding_mode="floor")
         scores = batch_alignment_scores(alignments.float().cpu(), x[1].cpu(), steps.cpu())
-        return {f"val_attention_{name}": value for name, value in scores.items()}
+        return {f"val_{name}": value for name, value in scores.items()}
 
     return ModelSpec(
         name="Tacotron2", items="mels", parser=tacotron2_parser, model_config=model_config,
