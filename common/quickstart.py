@@ -26,16 +26,9 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TACOTRON2_SMALL = [
-    "--symbols-embedding-dim", "128", "--encoder-embedding-dim", "128", "--encoder-n-convolutions", "2",
-    "--attention-rnn-dim", "256", "--decoder-rnn-dim", "256", "--prenet-dim", "128", "--attention-dim", "64",
-    "--postnet-embedding-dim", "128", "--postnet-n-convolutions", "3", "--n-frames-per-step", "4",
-    "--guided-attention-weight", "3", "-lr", "3e-3", "-bs", "32",
-]
-WAVEGLOW_SMALL = [
-    "--flows", "6", "--groups", "8", "--early-every", "3", "--early-size", "2", "--wn-layers", "4",
-    "--wn-channels", "32", "--segment-length", "4096", "-lr", "1e-3", "-bs", "4", "--weight-decay", "0",
-]
+CONFIGS = ROOT / "scripts/configs"
+TACOTRON2_SMALL = ["--config-file", str(CONFIGS / "tacotron2_cpu_small.json")]
+WAVEGLOW_SMALL = ["--config-file", str(CONFIGS / "waveglow_cpu_small.json")]
 FIXED_STAGES_S = 150  # corpus + mels + synthesis on 2 cores, measured with margin
 
 
@@ -118,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         write_filelist(data / f"en_mel_{split}.txt", english, multi_speaker=False)
 
     train_s = max(args.budget_min * 60 - FIXED_STAGES_S - (time.monotonic() - t0), 120)
-    common = ["-d", str(data), "--epochs", "100000", "--cpu", "--cpu-threads", "1", "--num-workers", "1",
-              "--seed", str(args.seed), "--epochs-per-checkpoint", "25"]
+    common = ["-d", str(data), "--epochs", "100000", "--seed", str(args.seed),
+              "--epochs-per-checkpoint", "25"]
     t2_out, wg_out = out / "tacotron2", out / "waveglow"
     t2_budget = 0.7 * train_s
     times["tacotron2"] = run_stage("Tacotron 2", [
