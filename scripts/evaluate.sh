@@ -7,7 +7,7 @@
 #   e.g. scripts/evaluate.sh output/ data/LJSpeech-1.1/wavs --syn-suffix _fp32 --trim-db 40
 # Exits non-zero when either step fails (a synthesized file without a reference is listed, not a failure).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 if [ $# -lt 2 ]; then
   echo "usage: $0 SYN_DIR REF_DIR [mcd flags...]" >&2
