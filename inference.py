@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Text lines to wav files with Tacotron 2 and WaveGlow (or Griffin-Lim when no WaveGlow is given).
+
+    python inference.py -i phrases/phrase.txt -o output/ --tacotron2 T2.pt --waveglow WG.pt [--cpu|--fp16]
+
+One phrase per line (blank lines are skipped with a warning; `-i -` reads stdin). For line i (counting
+phrases from 0) it writes `audio_<i><suffix>.wav` (peak-normalised 16-bit PCM) and
+`alignment_<i><suffix>.png`, and appends the latencies and throughputs to the run log (`--log-file`,
+DLLogger format) in `--output`. Model flags of both models are accepted; shapes come from the checkpoints,
+and only the inference settings `--max-decoder-steps`, `--gate-threshold` and `--decoder-no-early-stopping`
+change the loaded Tacotron 2 when given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from common.audio import AudioError, save_wav
+from common.checkpoint import CheckpointError
+from common.logger import LoggerError, RunLogger, init_logger
+from common.synthesis import (
+    Phrase,
+    SynthesisError,
+    SynthesisResult,
+    Synthesizer,
+    detect_tacotron2_config,
+    load_tacotron2,
+    load_waveglow,
+    plot_alignment,
+    read_phrases,
+)
+from common.text.cleaners import UnknownCleanerError
+from tacotron2.arg_parser import MODEL_KEYS, tacotron2_parser
+from tacotron2.model import MaxDecoderStepsWarning
+from waveglow.arg_parser import waveglow_parser
+
+PROG = "inference.py"
+RTF_DEFINITION = ("RTF = audio seconds / wall seconds; > 1 is faster than real time, "
+                  "the reference's convention")
+TACOTRON2_INFERENCE_KEYS = ("max_decoder_steps", "gate_threshold", "decoder_no_early_stopping")
+# WaveGlow flag -> path in WaveGlow.config (shapes come from the checkpoint, so these flags are only checked)
+WAVEGLOW_FLAG_KEYS = {
+    "n_mel_channels": ("n_mel_channels",), "flows": ("n_flows",), "groups": ("n_group",),
+    "early_every": ("n_early_every",), "early_size": ("n_early_size",),
+    "wn_channels": ("WN_config", "n_channels"), "wn_layers": ("WN_config", "n_layers"),
+    "wn_kernel_size": ("WN_config", "kernel_size"),
+}
+
+
+class InferenceError(ValueError):
+    """A problem with the command line or the input file (named in the message)."""
+
+
+USER_ERRORS = (InferenceError, CheckpointError, SynthesisError, AudioError, UnknownCleanerError, LoggerError)
+
+
+def inference_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The reference's inference flags, plus batching, sentence splitting and Griffin-Lim settings."""
+    io = parser.add_argument_group("input and output")
+    io.add_argument("-i", "--input", required=True,
+                    help="text file with one phrase per line ('-' reads stdin); all lines form one batch")
+    io.add_argument("-o", "--output", required=True, help="folder for wavs, alignment plots and the log")
+    io.add_argument("--suffix", default="", help="appended to output file names: audio_<i><suffix>.wav")
+    io.add_argument("--log-file", default="nvlog.json", help="run log name, inside --output")
+
+    models = parser.add_argument_group("checkpoints")
+    models.add_argument("--tacotron2", help="Tacotron 2 checkpoint (ours or NGC layout); required")
+    models.add_argument("--waveglow",
+                        help="WaveGlow checkpoint (ours or NGC layout); without it, Griffin-Lim")
+
+    synth = parser.add_argument_group("synthesis")
+    synth.add_argument("-s", "--sigma-infer", type=float, default=0.9,
+                       help="WaveGlow noise standard deviation")
+    synth.add_argument("-d", "--denoising-strength", type=float, default=0.01,
+                       help="fraction of WaveGlow's bias spectrum removed (0: no denoiser)")
+    synth.add_argument("-sr", "--sampling-rate", type=int, default=22050, help="sampling rate of the wavs")
+    synth.add_argument("--stft-hop-length", type=int, default=256, help="audio samples per mel frame")
+    synth.add_argument("--text-cleaners", nargs="*", default=["english_cleaners"], help="text cleaners")
+    synth.add_argument("--batch-size", type=int, default=None,
+                       help="phrases per Tacotron 2 / WaveGlow batch (default: all lines in one batch)")
+    synth.add_argument("--max-chars-per-chunk", type=int, default=None,
+                       help="split longer lines into sentences (then at commas) of at most this many "
+                            "characters, synthesised separately and joined with a short pause")
+    synth.add_argument("--chunk-pause", type=float, default=0.15,
+                       help="seconds of silence between the chunks of a split line")
+    synth.add_argument("--griffin-lim-iters", type=int, default=60,
+                       help="Griffin-Lim iterations (used when no --waveglow is given)")
+    synth.add_argument("--seed", type=int, default=None,
+                       help="seed for the prenet dropout and the WaveGlow noise")
+
+    run = parser.add_argument_group("run")
+    precision = run.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", action="store_true", help="half-precision inference (needs CUDA)")
+    precision.add_argument("--cpu", action="store_true", help="run on the CPU even when CUDA is available")
+    run.add_argument("--include-warmup", action="store_true",
+                     help="time the first pass too (by default an untimed warm-up pass runs first)")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Inference flags plus every Tacotron 2 and WaveGlow model flag (a fresh parser on every call)."""
+    base = inference_flags(argparse.ArgumentParser(add_help=False, allow_abbrev=False))
+    tacotron2 = tacotron2_parser(base, add_help=False)
+    waveglow = waveglow_parser(argparse.ArgumentParser(add_help=False, allow_abbrev=False), add_help=False)
+    # Both model parsers define --n-mel-channels (same default): "resolve" keeps one of them.
+    parser = argparse.ArgumentParser(
+        prog=PROG, parents=[tacotron2, waveglow], conflict_handler="resolve", allow_abbrev=False,
+        description="Synthesise one wav per input line with Tacotron 2 + WaveGlow (or Griffin-Lim).",
+        epilog=f"Real-time factor: {RTF_DEFINITION}; the log also holds rtf_wall_per_audio (wall/audio).",
+    )
+    return parser
+
+
+def given_flags(argv: Sequence[str]) -> set[str]:
+    """Destinations of the long flags written on the command line (to tell them from defaults)."""
+    return {token[2:].split("=", 1)[0].replace("-", "_") for token in argv
+            if token.startswith("--") and len(token) > 2}
+
+
+def read_input(path: str) -> tuple[list[Phrase], list[int], str]:
+    """Phrases of the input file (or stdin for '-'), the blank line numbers, and the source name."""
+    if path == "-":
+        return (*read_phrases(sys.stdin.read().splitlines(), "<stdin>"), "<stdin>")
+    file = Path(path)
+    if not file.exists():
+        raise InferenceError(f"-i/--input: file not found: {file}")
+    if not file.is_file():
+        raise InferenceError(f"-i/--input: not a regular file: {file}")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InferenceError(
+            f"-i/--input: {file} is not UTF-8 text ({err.reason} at byte {err.start})"
+        ) from None
+    return (*read_phrases(text.splitlines(), str(file)), str(file))
+
+
+def choose_device(args: argparse.Namespace) -> torch.device:
+    if args.fp16 and not torch.cuda.is_available():
+        raise InferenceError("--fp16 needs a CUDA GPU and none is available; drop --fp16 (or use --cpu)")
+    return torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InferenceError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.max_chars_per_chunk is not None and args.max_chars_per_chunk < 1:
+        raise InferenceError(f"--max-chars-per-chunk must be >= 1, got {args.max_chars_per_chunk}")
+    if args.griffin_lim_iters < 0:
+        raise InferenceError(f"--griffin-lim-iters must be >= 0, got {args.griffin_lim_iters}")
+    if args.sigma_infer < 0 or args.denoising_strength < 0 or args.chunk_pause < 0:
+        raise InferenceError("-s/--sigma-infer, -d/--denoising-strength and --chunk-pause must be >= 0")
+    if args.sampling_rate < 1 or args.stft_hop_length < 1:
+        raise InferenceError("-sr/--sampling-rate and --stft-hop-length must be positive")
+    if not args.tacotron2:
+        raise InferenceError("--tacotron2 CHECKPOINT is required")
+
+
+def ignored_flag_notes(args: argparse.Namespace, given: set[str], tacotron2_config: dict,
+                       waveglow_config: dict | None) -> list[str]:
+    """Notes for shape flags given on the command line that disagree with the loaded checkpoints."""
+    notes = []
+    for key in MODEL_KEYS:
+        if key in given and key not in TACOTRON2_INFERENCE_KEYS and key in tacotron2_config \
+                and getattr(args, key) != tacotron2_config[key]:
+            notes.append(f"--{key.replace('_', '-')} {getattr(args, key)} ignored: the Tacotron 2 checkpoint "
+                         f"has {tacotron2_config[key]}")
+    if waveglow_config is not None:
+        for key, path in WAVEGLOW_FLAG_KEYS.items():
+            value = waveglow_config
+            for part in path:
+                value = value[part]
+            if key in given and getattr(args, key) != value:
+                notes.append(f"--{key.replace('_', '-')} {getattr(args, key)} ignored: the WaveGlow "
+                             f"checkpoint has {value}")
+    return notes
+
+
+def _rate(items: float, seconds: float) -> float:
+    return items / seconds if seconds > 0 else float("inf")
+
+
+def summary_metrics(result: SynthesisResult, vocoder: str) -> dict:
+    """The run-log summary: stage latencies (s), throughputs (mel frames/s, samples/s) and RTF."""
+    times = result.times
+    metrics = {
+        "tacotron2_items_per_sec": _rate(result.mel_frames, times.tacotron2),
+        "tacotron2_latency": times.tacotron2,
+    }
+    if vocoder == "waveglow":
+        metrics.update({
+            "waveglow_items_per_sec": _rate(result.generated_samples, times.waveglow),
+            "waveglow_latency": times.waveglow,
+            "denoiser_latency": times.denoiser,
+        })
+    else:
+        metrics.update({
+            "griffin_lim_items_per_sec": _rate(result.generated_samples, times.griffin_lim),
+            "griffin_lim_latency": times.griffin_lim,
+        })
+    metrics.update({
+        "latency": times.total,
+        "mel_frames": result.mel_frames,
+        "audio_samples": result.audio_samples,
+        "audio_seconds": result.audio_seconds,
+        "rtf": _rate(result.audio_seconds, times.total),
+        "rtf_wall_per_audio": _rate(times.total, result.audio_seconds),
+        "num_phrases": len(result.utterances),
+        "max_decoder_steps_hit": [u.phrase.line for u in result.utterances if u.hit_max_decoder_steps],
+    })
+    return metrics
+
+
+def declare_metrics(log: RunLogger) -> None:
+    for name, unit in [("tacotron2_items_per_sec", "mels/s"), ("tacotron2_latency", "s"),
+                       ("waveglow_items_per_sec", "samples/s"), ("waveglow_latency", "s"),
+                       ("denoiser_latency", "s"), ("griffin_lim_items_per_sec", "samples/s"),
+                       ("griffin_lim_latency", "s"), ("latency", "s"), ("mel_frames", "frames"),
+                       ("audio_samples", "samples"), ("audio_seconds", "s"),
+                       ("rtf", "audio s / wall s"), ("rtf_wall_per_audio", "wall s / audio s")]:
+        log.metadata(name, unit=unit)
+
+
+def warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings (e.g. phrases that hit --max-decoder-steps) as one line each, without source."""
+    warn(str(message).splitlines()[0] if str(message) else category.__name__)
+
+
+def run(args: argparse.Namespace, given: set[str]) -> int:
+    check_flags(args)
+    phrases, blank, source = read_input(args.input)
+    if blank and phrases:
+        lines = ", ".join(str(n) for n in blank)
+        warn(f"{source}: blank line{'s' if len(blank) > 1 else ''} {lines} skipped")
+    if not phrases:
+        raise InferenceError(f"-i/--input: {source} holds no phrases (it is empty or has blank lines only)")
+    device = choose_device(args)
+    if args.seed is not None:
+        torch.manual_seed(args.seed)
+
+    overrides = {key: getattr(args, key) for key in TACOTRON2_INFERENCE_KEYS if key in given}
+    tacotron2 = load_tacotron2(args.tacotron2, device="cpu", overrides=overrides)
+    waveglow = load_waveglow(args.waveglow, device="cpu") if args.waveglow else None
+    for note in ignored_flag_notes(args, given, detect_tacotron2_config(tacotron2.state_dict()),
+                                   waveglow.config if waveglow is not None else None):
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    log = init_logger(output / args.log_file, stdout=False)
+    try:
+        return synthesize_and_write(args, phrases, tacotron2, waveglow, device, output, log)
+    finally:
+        log.close()
+
+
+def synthesize_and_write(args: argparse.Namespace, phrases: list[Phrase], tacotron2, waveglow,
+                         device: torch.device, output: Path, log: RunLogger) -> int:
+    """Warm up, synthesise, write the wavs and plots, log and print the summary."""
+    log.log_parameters({"model_name": "Tacotron2_WaveGlow" if waveglow is not None else "Tacotron2",
+                        "device": str(device), **vars(args)})
+    declare_metrics(log)
+
+    synth = Synthesizer(
+        tacotron2, waveglow, device=device, fp16=args.fp16, sigma=args.sigma_infer,
+        denoising_strength=args.denoising_strength, sampling_rate=args.sampling_rate,
+        hop_length=args.stft_hop_length, text_cleaners=args.text_cleaners,
+        griffin_lim_iters=args.griffin_lim_iters, max_chars_per_chunk=args.max_chars_per_chunk,
+        pause_seconds=args.chunk_pause,
+    )
+    if not args.include_warmup:
+        synth.warmup(phrases, args.batch_size)
+    result = synth.synthesize(phrases, args.batch_size)
+
+    for i, utterance in enumerate(result.utterances):
+        name = f"{i}{args.suffix}"
+        save_wav(output / f"audio_{name}.wav", utterance.audio, args.sampling_rate, normalize=True)
+        text = utterance.phrase.text
+        text = text if len(text) <= 60 else text[:57] + "..."
+        plot_alignment(utterance.alignment, output / f"alignment_{name}.png",
+                       title=f"line {utterance.phrase.line}: {text}")
+        seconds = utterance.audio.numel() / args.sampling_rate
+        print(f"audio_{name}.wav: {seconds:.2f} s, line {utterance.phrase.line}"
+              + (f", {len(utterance.chunks)} chunks" if len(utterance.chunks) > 1 else "")
+              + (" (hit --max-decoder-steps)" if utterance.hit_max_decoder_steps else ""))
+
+    metrics = summary_metrics(result, "waveglow" if waveglow is not None else "griffin_lim")
+    log.log((), metrics)
+    print(f"latency {metrics['latency']:.3f} s for {metrics['audio_seconds']:.2f} s of audio on {device}; "
+          f"RTF {metrics['rtf']:.3f} ({RTF_DEFINITION}); wall/audio {metrics['rtf_wall_per_audio']:.3f}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (errors caused by input: one line, status 1)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", MaxDecoderStepsWarning)
+        warnings.showwarning = _show_warning
+        try:
+            return run(args, given_flags(argv))
+        except USER_ERRORS as err:
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
