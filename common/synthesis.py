@@ -30,6 +30,13 @@ from common.checkpoint import CheckpointError, load_checkpoint, load_model_state
 from common.stft import TacotronSTFT, mel_to_audio
 from common.text import text_to_sequence
 from tacotron2.model import MaxDecoderStepsWarning, Tacotron2
+from tacotron2.multilingual import (
+    EXTENSION_DEFAULTS,
+    LanguageTagError,
+    MultilingualTacotron2,
+    MultilingualTextEncoder,
+    build_tacotron2,
+)
 from waveglow.denoiser import Denoiser
 from waveglow.model import UPSAMPLE_STRIDE, WaveGlow, remove_weightnorm
 
@@ -213,9 +220,11 @@ def tacotron2_from_checkpoint(checkpoint: Mapping[str, Any], source: str = "chec
     if not isinstance(config, Mapping) or not config:
         config = detect_tacotron2_config(state_dict, source)
     defaults = _constructor_defaults(Tacotron2)
+    if any(key in config for key in EXTENSION_DEFAULTS):  # multi-speaker/multilingual (or own symbols)
+        defaults = {**defaults, **EXTENSION_DEFAULTS}
     config = {**defaults, **_merge_config("Tacotron2", dict(config), overrides, defaults, source)}
     try:
-        model = Tacotron2(**config)
+        model = build_tacotron2(**config)
     except ValueError as err:
         raise CheckpointError(f"{source}: cannot build Tacotron 2 from its config: {err}") from None
     load_model_state(model, state_dict, source)
@@ -274,6 +283,8 @@ class Phrase:
     text: str
     line: int
     source: str = "input"
+    speaker: str | None = None  # per-line speaker and language (`text|speaker|language` lines)
+    language: str | None = None
 
     @property
     def where(self) -> str:
@@ -290,12 +301,24 @@ def describe_lines(phrases: Sequence[Phrase]) -> str:
 
 
 def read_phrases(lines: Iterable[str], source: str = "input") -> tuple[list[Phrase], list[int]]:
-    """Non-blank lines as phrases, and the (1-based) numbers of the blank lines that were skipped."""
+    """Non-blank lines as phrases, and the (1-based) numbers of the blank lines that were skipped.
+
+    A line may name its speaker and language: `text|speaker|language` (or `text|speaker`); empty fields
+    fall back to the run's `--speaker` / `--language`.
+    """
     phrases, skipped = [], []
     for number, line in enumerate(lines, start=1):
-        text = line.strip()
+        fields = line.strip().split("|")
+        if len(fields) > 3:
+            raise SynthesisError(f"{source} line {number}: expected text, text|speaker or "
+                                 f"text|speaker|language, got {len(fields)} '|'-separated fields")
+        text = fields[0].strip()
+        speaker = (fields[1].strip() or None) if len(fields) > 1 else None
+        language = (fields[2].strip() or None) if len(fields) > 2 else None
         if text:
-            phrases.append(Phrase(text, number, source))
+            phrases.append(Phrase(text, number, source, speaker, language))
+        elif len(fields) > 1:
+            raise SynthesisError(f"{source} line {number}: empty text before '|'")
         else:
             skipped.append(number)
     return phrases, skipped
@@ -453,6 +476,8 @@ class Synthesizer:
         pause_seconds: float = 0.15,
         trim_to_gate: bool = True,
         batch_vocoder: bool | None = None,
+        speaker: str | None = None,
+        language: str | None = None,
     ) -> None:
         self.device = torch.device(device)
         if fp16 and self.device.type != "cuda":
@@ -490,6 +515,13 @@ class Synthesizer:
         self.max_chars_per_chunk = max_chars_per_chunk
         self.pause_seconds = pause_seconds
         self.trim_to_gate = trim_to_gate
+        # Multi-speaker/multilingual models (and models with their own symbol table): the default speaker
+        # and language of phrases that name none, and the per-language text front end with language tags.
+        self.speaker, self.language = speaker, language
+        self.text_encoder: MultilingualTextEncoder | None = None
+        if isinstance(tacotron2, MultilingualTacotron2) and (tacotron2.languages or tacotron2.symbols):
+            self.text_encoder = MultilingualTextEncoder(tacotron2.symbols, tacotron2.languages,
+                                                        self.text_cleaners)
         # On CPU, oneDNN re-plans the batched ConvTranspose1d upsampler for every new input shape (seconds
         # per call for batches > 1), and CPU throughput gains nothing from batching: vocode items one by one
         # there (each at its own length, so no padded frames either). On GPU, batch.
@@ -521,21 +553,78 @@ class Synthesizer:
                                  f"{self.n_symbols}-symbol embedding")
         return ids
 
+    def _choose(self, phrase: Phrase, what: str, given: str | None, known: list[str]) -> str | None:
+        """The phrase's (else the run's) speaker or language: checked against the model's names."""
+        if given is None:
+            if len(known) == 1:
+                return known[0]
+            raise SynthesisError(f"{phrase.where}: no {what} given; this model has {len(known)} {what}s "
+                                 f"({', '.join(known)}): pass --{what} or write text|speaker|language lines")
+        if given not in known:
+            raise SynthesisError(f"{phrase.where}: unknown {what} {given!r}; this model knows "
+                                 f"{', '.join(known)}")
+        return given
+
+    def encode_conditioned(self, text: str, phrase: Phrase) -> tuple[list[int], int | None, list[int] | None]:
+        """Symbol ids, speaker id and per-symbol language ids of ``text`` for a conditioned model.
+
+        Plain models: ``(encode(text, phrase), None, None)``; a speaker or language given to them is an
+        error. Language tags (``<fr>...</fr>``, see tacotron2.multilingual.split_language_tags) switch the
+        language of a span.
+        """
+        model = self.tacotron2
+        speaker, language = phrase.speaker or self.speaker, phrase.language or self.language
+        if self.text_encoder is None:
+            if speaker is not None or language is not None:
+                raise SynthesisError(f"{phrase.where}: this Tacotron 2 has no speakers or languages; drop "
+                                     "--speaker/--language and the |speaker|language fields")
+            return self.encode(text, phrase), None, None
+        speaker_id = None
+        if model.needs_speaker:
+            speaker_id = model.speakers.index(self._choose(phrase, "speaker", speaker, model.speakers))
+        elif speaker is not None:
+            raise SynthesisError(f"{phrase.where}: this Tacotron 2 has no speaker embedding; drop the "
+                                 "speaker")
+        if model.languages:
+            language = self._choose(phrase, "language", language, model.languages)
+        elif language is not None:
+            raise SynthesisError(f"{phrase.where}: this Tacotron 2 has no languages; drop the language")
+        try:
+            ids, language_ids = self.text_encoder.encode(text, language)
+        except LanguageTagError as err:
+            raise SynthesisError(f"{phrase.where}: {err}") from None
+        if not ids:
+            raise SynthesisError(f"{phrase.where}: {text!r} has no symbol the model knows; nothing to say")
+        return ids, speaker_id, language_ids
+
     @staticmethod
     def as_phrases(phrases: Sequence[Phrase | str]) -> list[Phrase]:
         """Strings become Phrase(text, line=position + 1, source="text")."""
         return [p if isinstance(p, Phrase) else Phrase(str(p), i + 1, "text") for i, p in enumerate(phrases)]
 
-    def _tacotron2(self, ids: list[list[int]]) -> tuple[Tensor, Tensor, Tensor, list[int]]:
-        """Pad a batch of id lists, run Tacotron 2; (mel, mel_lengths, alignments, unfinished rows)."""
+    def _tacotron2(self, ids: list[list[int]],
+                   conditions: list[tuple] | None = None) -> tuple[Tensor, Tensor, Tensor, list[int]]:
+        """Pad a batch of id lists, run Tacotron 2; (mel, mel_lengths, alignments, unfinished rows).
+
+        ``conditions``: per row, ``encode_conditioned``'s (ids, speaker id, language ids) (conditioned
+        models only).
+        """
         lengths = torch.tensor([len(x) for x in ids], dtype=torch.long)
         padded = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)
         for row, x in enumerate(ids):
             padded[row, : len(x)] = torch.tensor(x, dtype=torch.long)
+        extra = {}
+        if conditions and conditions[0][1] is not None:
+            extra["speaker_ids"] = torch.tensor([c[1] for c in conditions], device=self.device)
+        if conditions and conditions[0][2] is not None:
+            languages = torch.zeros_like(padded)
+            for row, (_, _, language_ids) in enumerate(conditions):
+                languages[row, : len(language_ids)] = torch.tensor(language_ids, dtype=torch.long)
+            extra["language_ids"] = languages.to(self.device)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MaxDecoderStepsWarning)  # reported per line by synthesize()
             mel, mel_lengths, alignments = self.tacotron2.infer(padded.to(self.device),
-                                                                lengths.to(self.device))
+                                                                lengths.to(self.device), **extra)
         unfinished = list(self.tacotron2.last_unfinished)
         if not self.trim_to_gate:
             mel_lengths = torch.full_like(mel_lengths, mel.size(2))
@@ -608,7 +697,8 @@ class Synthesizer:
             for piece in pieces or [phrase.text]:
                 owner.append(index)
                 texts.append(piece)
-        ids = [self.encode(text, phrases[owner[i]]) for i, text in enumerate(texts)]
+        encoded = [self.encode_conditioned(text, phrases[owner[i]]) for i, text in enumerate(texts)]
+        ids = [item[0] for item in encoded]
 
         n = len(ids)
         order = sorted(range(n), key=lambda i: -len(ids[i]))  # stable: equal lengths keep input order
@@ -621,7 +711,8 @@ class Synthesizer:
         for begin in range(0, n, step):
             rows = order[begin:begin + step]
             start = time.perf_counter()
-            mel, mel_lengths, alignments, unfinished = self._tacotron2([ids[i] for i in rows])
+            mel, mel_lengths, alignments, unfinished = self._tacotron2([ids[i] for i in rows],
+                                                                       [encoded[i] for i in rows])
             self._sync()
             times.tacotron2 += time.perf_counter() - start
             unfinished_chunks.update(rows[j] for j in unfinished)
@@ -703,8 +794,10 @@ def plot_alignment(alignment: Tensor, path: str | Path, title: str = "") -> Path
     fig.colorbar(image, ax=ax)
     ax.set_xlabel("decoder step")
     ax.set_ylabel("input symbol")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
+    with warnings.catch_warnings():  # a title in a script the font lacks only loses those glyphs
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+        fig.savefig(path, format="png")
     return path
