@@ -9,6 +9,16 @@ phrases from 0) it writes `audio_<i><suffix>.wav` (peak-normalised 16-bit PCM) a
 DLLogger format) in `--output`. Model flags of both models are accepted; shapes come from the checkpoints,
 and only the inference settings `--max-decoder-steps`, `--gate-threshold` and `--decoder-no-early-stopping`
 change the loaded Tacotron 2 when given.
+
+Multi-speaker / multilingual checkpoints (tacotron2.multilingual): `--speaker NAME` and `--language CODE`
+set the voice and language of every line; a line `text|speaker|language` (or `text|speaker`) sets its own
+(empty fields fall back to the flags; a model with one speaker or language needs neither). Any speaker can
+speak any of the model's languages. Within a line, a span in another language is tagged with its code:
+
+    Hello <fr>bonjour mes amis</fr> again|spk00|en
+
+Each span is cleaned by its language's cleaner and every input symbol carries its span's language (the
+separate-encoder model runs each span through its language's encoder). Tags do not nest.
 """
 
 from __future__ import annotations
@@ -93,6 +103,12 @@ def inference_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                        help="Griffin-Lim iterations (used when no --waveglow is given)")
     synth.add_argument("--seed", type=int, default=None,
                        help="seed for the prenet dropout and the WaveGlow noise")
+    synth.add_argument("--speaker", default=None,
+                       help="speaker of every line (multi-speaker checkpoints; a text|speaker|language line "
+                            "overrides it)")
+    synth.add_argument("--language", default=None,
+                       help="language of every line (multilingual checkpoints; a line's own field and "
+                            "<xx>...</xx> span tags override it)")
 
     run = parser.add_argument_group("run")
     precision = run.add_mutually_exclusive_group()
@@ -251,8 +267,11 @@ def run(args: argparse.Namespace, given: set[str]) -> int:
     overrides = {key: getattr(args, key) for key in TACOTRON2_INFERENCE_KEYS if key in given}
     tacotron2 = load_tacotron2(args.tacotron2, device="cpu", overrides=overrides)
     waveglow = load_waveglow(args.waveglow, device="cpu") if args.waveglow else None
-    for note in ignored_flag_notes(args, given, detect_tacotron2_config(tacotron2.state_dict()),
-                                   waveglow.config if waveglow is not None else None):
+    try:
+        shapes = detect_tacotron2_config(tacotron2.state_dict())
+    except CheckpointError:  # e.g. per-language encoders: no single encoder to read the shapes from
+        shapes = {}
+    for note in ignored_flag_notes(args, given, shapes, waveglow.config if waveglow is not None else None):
         print(f"{PROG}: note: {note}", file=sys.stderr)
 
     output = Path(args.output)
@@ -276,7 +295,7 @@ def synthesize_and_write(args: argparse.Namespace, phrases: list[Phrase], tacotr
         denoising_strength=args.denoising_strength, sampling_rate=args.sampling_rate,
         hop_length=args.stft_hop_length, text_cleaners=args.text_cleaners,
         griffin_lim_iters=args.griffin_lim_iters, max_chars_per_chunk=args.max_chars_per_chunk,
-        pause_seconds=args.chunk_pause,
+        pause_seconds=args.chunk_pause, speaker=args.speaker, language=args.language,
     )
     if not args.include_warmup:
         synth.warmup(phrases, args.batch_size)

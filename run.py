@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run.py: error (rank {rank}): {err}", file=sys.stderr)
         return 1
     finally:
+        from common import logger as runlog
+
+        runlog.get_logger().close()
         cleanup()
     return 0
 

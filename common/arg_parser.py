@@ -64,6 +64,23 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
     optimization.add_argument("--grad-clip-thresh", type=float, default=1.0, help="gradient norm clip")
     optimization.add_argument("-bs", "--batch-size", type=int, help="batch size per process (required)")
 
+    finetuning = parser.add_argument_group("fine-tuning")
+    finetuning.add_argument("--warm-start", default=None, metavar="CHECKPOINT",
+                            help="start from this checkpoint's weights (matched by name and shape; fresh "
+                                 "optimizer, epoch 0), reporting what was loaded, re-initialised and ignored")
+    finetuning.add_argument("--ignore-layers", nargs="+", default=[], metavar="PATTERN",
+                            help="with --warm-start: parameters to keep freshly initialised (fnmatch-style, "
+                                 "e.g. embedding.weight 'decoder.linear_projection.*', or a module prefix)")
+    finetuning.add_argument("--freeze", nargs="+", default=[], metavar="MODULE",
+                            help="modules not to train (e.g. encoder postnet decoder.prenet): no gradient, "
+                                 "not in the optimizer, BatchNorm statistics kept")
+    finetuning.add_argument("--extend-vocabulary", nargs="+", default=[], metavar="LANG",
+                            help="with --warm-start: append these languages' symbols to the checkpoint's "
+                                 "table; the original embedding rows stay bitwise frozen")
+    finetuning.add_argument("--symbols-from-data", action="store_true",
+                            help="with --warm-start: also append every symbol the cleaned training "
+                                 "transcripts contain that the table lacks")
+
     dataset = parser.add_argument_group("dataset parameters")
     dataset.add_argument("--load-mel-from-disk", action="store_true",
                          help="filelists point at precomputed mel .pt files instead of wavs")

@@ -3,18 +3,24 @@
     python -m common.benchmark_train -m Tacotron2 --batch-size 4 --text-length 150 --mel-length 600
     python -m common.benchmark_train -m WaveGlow --batch-size 4 --segment-length 8000 --wn-channels 256
     python -m common.benchmark_train -m WaveGlow --mode infer --mel-length 80 --wn-channels 256
+    python -m common.benchmark_train -m Tacotron2 --mode infer --batch-size 1 --compare-impl
 
 Each repeat is one full optimizer step (forward, backward, clip, Adam) or one inference call; the first
 `--warmup` repeats are discarded and the median of the rest is reported, with min/max, as items per second
 (mel frames for Tacotron 2, audio samples for WaveGlow), on stdout and in an nvlog file.
+`--compare-impl` times the eager and the fast implementation (docs/PERFORMANCE.md) in one run, alternating
+them within each repeat, and adds their ratio (`speedup_fast_over_eager`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -27,7 +33,14 @@ from common.models import ModelSpec, build_model, get_model_spec
 def benchmark_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("benchmark")
     group.add_argument("--mode", choices=["train", "infer"], default="train",
-                       help="train: optimizer steps; infer: WaveGlow synthesis")
+                       help="train: optimizer steps; infer: WaveGlow synthesis, or Tacotron 2 synthesis of "
+                            "--mel-length frames (fixed steps) from --text-length symbols")
+    group.add_argument("--impl", choices=["eager", "fast"], default=None,
+                       help="implementation to time (Tacotron 2: overrides --decoder-impl; WaveGlow "
+                            "inference: waveglow/fast_infer.py or the reference; default eager)")
+    group.add_argument("--compare-impl", action="store_true",
+                       help="time eager and fast in one run (alternating repeats, same weights and batch) "
+                            "and report both and their ratio")
     group.add_argument("--text-length", type=int, default=150, help="Tacotron 2 input symbols per item")
     group.add_argument("--mel-length", type=int, default=600,
                        help="mel frames per item (Tacotron 2 target; WaveGlow inference input)")
@@ -89,24 +102,30 @@ def time_repeats(step, warmup: int, repeats: int, device: torch.device) -> list[
     return times
 
 
-def run(args: argparse.Namespace, spec: ModelSpec) -> dict:
-    """Time the chosen mode and return the result record."""
-    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+IMPLS = ("eager", "fast")
+
+
+def chosen_impl(args: argparse.Namespace, spec: ModelSpec) -> str:
+    """The implementation a single run times: --impl, else Tacotron 2's --decoder-impl, else eager."""
+    if args.impl is not None:
+        return args.impl
+    return getattr(args, "decoder_impl", None) or "eager"
+
+
+def make_step(spec: ModelSpec, args: argparse.Namespace, device: torch.device,
+              impl: str) -> tuple[Callable[[], None], int]:
+    """A model built from the seed (the same weights for every impl) and one timed step: (step, items)."""
     torch.manual_seed(args.seed or 0)
     model = build_model(spec, spec.model_config(args)).to(device)
     generator = torch.Generator().manual_seed(args.seed or 0)
     autocast = (torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16)
-                if args.amp else None)
+                if args.amp else contextlib.nullcontext())
 
-    if args.mode == "infer":
-        if spec.name != "WaveGlow":
-            raise SystemExit("--mode infer is for WaveGlow here; Tacotron 2 inference latency is measured "
-                             "by the inference benchmark")
+    if args.mode == "infer" and spec.name == "WaveGlow":
+        from waveglow.fast_infer import set_waveglow_impl
         from waveglow.model import remove_weightnorm
 
-        model = remove_weightnorm(model).eval()
+        model = set_waveglow_impl(remove_weightnorm(model).eval(), impl)
         mel = torch.randn(args.batch_size, args.n_mel_channels, args.mel_length, generator=generator)
         mel = mel.to(device)
         if args.amp and device.type == "cuda":
@@ -116,45 +135,100 @@ def run(args: argparse.Namespace, spec: ModelSpec) -> dict:
         def step() -> None:
             with torch.no_grad():
                 model.infer(mel, sigma=args.sigma_infer)
-    else:
-        model.train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate,
-                                     weight_decay=args.weight_decay)
-        scaler = torch.amp.GradScaler("cuda", enabled=args.amp and device.type == "cuda")
-        criterion = spec.criterion(args)
-        x, y, items = synthetic_batch(spec, args, device, generator)
+        return step, items
+
+    if spec.name == "Tacotron2":
+        from tacotron2.fast_decoder import set_decoder_impl
+        from tacotron2.model import MaxDecoderStepsWarning
+
+        set_decoder_impl(model, impl)
+    if args.mode == "infer":  # Tacotron 2 synthesis latency: a fixed number of decoder steps
+        r = args.n_frames_per_step
+        steps = -(-args.mel_length // r)
+        model.eval()
+        model.decoder.max_decoder_steps = steps  # random weights never fire the gate: run exactly `steps`
+        model.decoder.early_stopping = False
+        text = torch.randint(1, args.n_symbols, (args.batch_size, args.text_length), generator=generator)
+        text = text.to(device)
+        lengths = torch.full((args.batch_size,), args.text_length, dtype=torch.long, device=device)
 
         def step() -> None:
-            optimizer.zero_grad(set_to_none=True)
-            if autocast is not None:
-                with autocast:
-                    loss = criterion(model(x), y)
-            else:
-                loss = criterion(model(x), y)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip_thresh)
-            scaler.step(optimizer)
-            scaler.update()
+            with autocast, warnings.catch_warnings():
+                warnings.simplefilter("ignore", MaxDecoderStepsWarning)  # expected: fixed-length run
+                model.infer(text, lengths)
+        return step, args.batch_size * steps * r
 
-    times = time_repeats(step, args.warmup, args.repeats, device)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=args.amp and device.type == "cuda")
+    criterion = spec.criterion(args)
+    x, y, items = synthetic_batch(spec, args, device, generator)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            loss = criterion(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip_thresh)
+        scaler.step(optimizer)
+        scaler.update()
+    return step, items
+
+
+def time_interleaved(steps: dict[str, Callable[[], None]], warmup: int, repeats: int,
+                     device: torch.device) -> dict[str, list[float]]:
+    """Like `time_repeats` for several steps, alternating them within every repeat, so that load from
+    other processes on a shared machine falls on all of them alike (their ratio is what counts)."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for i in range(warmup + repeats):
+        for name, step in steps.items():
+            sync(device)
+            start = time.perf_counter()
+            step()
+            sync(device)
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _stats(prefix: str, times: list[float], items: int) -> dict:
     median = statistics.median(times)
+    return {f"{prefix}_items_per_sec": items / median, f"{prefix}_step_time_median": median,
+            f"{prefix}_step_time_min": min(times), f"{prefix}_step_time_max": max(times)}
+
+
+def run(args: argparse.Namespace, spec: ModelSpec) -> dict:
+    """Time the chosen mode (one implementation, or both with --compare-impl) and return the record."""
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    impls = IMPLS if args.compare_impl else (chosen_impl(args, spec),)
+    built = {impl: make_step(spec, args, device, impl) for impl in impls}
+    items = built[impls[0]][1]
+    times = time_interleaved({impl: step for impl, (step, _) in built.items()}, args.warmup, args.repeats,
+                             device)
     name = "train" if args.mode == "train" else "infer"
     if device.type == "cuda":
         device_name = torch.cuda.get_device_name(device)
     else:
         device_name = f"CPU x{torch.get_num_threads()} threads"
-    return {
-        f"{name}_items_per_sec": items / median,
-        f"{name}_step_time_median": median,
-        f"{name}_step_time_min": min(times),
-        f"{name}_step_time_max": max(times),
+    record = {
         "items_per_step": items,
         "items": spec.items,
         "device": device_name,
         "precision": ("fp16" if device.type == "cuda" else "bf16") if args.amp else "fp32",
         "repeats": args.repeats,
+        "impl": "+".join(impls),
     }
+    if args.compare_impl:
+        for impl in impls:
+            record.update(_stats(f"{impl}_{name}", times[impl], items))
+        record["speedup_fast_over_eager"] = (statistics.median(times["eager"])
+                                             / statistics.median(times["fast"]))
+    else:
+        record.update(_stats(name, times[impls[0]], items))
+    return record
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,10 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args, spec)
     log.log((), result)
     log.flush()
-    rate = result[f"{'train' if args.mode == 'train' else 'infer'}_items_per_sec"]
-    print(f"{spec.name} {args.mode} | batch {args.batch_size} | {result['precision']} | {result['device']} | "
-          f"{rate:,.1f} {spec.items}/s (median of {args.repeats}, "
-          f"step {result[f'{args.mode}_step_time_median']:.3f} s)")
+    head = f"{spec.name} {args.mode} | batch {args.batch_size} | {result['precision']} | {result['device']}"
+    prefixes = [f"{impl}_{args.mode}" for impl in IMPLS] if args.compare_impl else [args.mode]
+    for prefix in prefixes:
+        label = f" | {prefix.split('_')[0]}" if args.compare_impl else ""
+        print(f"{head}{label} | {result[f'{prefix}_items_per_sec']:,.1f} {spec.items}/s (median of "
+              f"{args.repeats}, step {result[f'{prefix}_step_time_median']:.3f} s)")
+    if args.compare_impl:
+        print(f"{head} | fast / eager throughput: {result['speedup_fast_over_eager']:.2f}x")
     return 0
 
 

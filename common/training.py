@@ -31,6 +31,7 @@ from common.checkpoint import (
 )
 from common.data import DatasetError, ShardedSampler
 from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
+from common.finetune import FineTuning, trainable_parameters
 from common.models import ModelSpec, build_model
 
 
@@ -65,8 +66,21 @@ def autocast_context(args: argparse.Namespace, device: torch.device):
 def make_loader(dataset, collate_fn, args: argparse.Namespace, info: DistInfo, training: bool) -> tuple:
     """A DataLoader over this rank's shard, and its sampler (to set the epoch)."""
     batch_size = args.batch_size
-    sampler = ShardedSampler(len(dataset), batch_size, info.rank, info.world_size, shuffle=training,
-                             seed=args.seed or 0, drop_last=training)
+    kind = getattr(args, "sampler", "default") if training else "default"
+    if kind != "default":  # language-balanced batches (common/samplers.py); validation keeps the default
+        from common.samplers import build_sampler
+
+        languages = getattr(dataset, "item_languages", None)
+        if languages is None:
+            raise DatasetError(f"--sampler {kind}: this model's data has no languages")
+        try:
+            sampler = build_sampler(kind, languages, batch_size, info.rank, info.world_size,
+                                    seed=args.seed or 0)
+        except DatasetError as err:
+            raise DatasetError(f"--training-files {args.training_files}: {err}") from None
+    else:
+        sampler = ShardedSampler(len(dataset), batch_size, info.rank, info.world_size, shuffle=training,
+                                 seed=args.seed or 0, drop_last=training)
     if training and len(sampler) == 0:
         raise DatasetError(
             f"--training-files {args.training_files}: {len(dataset)} utterances are fewer than "
@@ -123,10 +137,15 @@ class Trainer:
         self.log = runlog.init_logger(self.output / args.log_file, rank=self.info.rank,
                                       tensorboard_dir=tb_dir)
         self.config = spec.model_config(args)
+        self.finetune = FineTuning.from_args(args, spec.name, self.config)  # may grow the symbol table
         self.model = build_model(spec, self.config, uniform_bn=not args.disable_uniform_initialize_bn_weight)
         self.model.to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=args.learning_rate,
+        self.finetune.prepare_model(self.model, resuming=resume_path(args, spec.name) is not None,
+                                    verbose=self.info.is_main)  # warm start, --freeze
+        self.optimizer = torch.optim.Adam(trainable_parameters(self.model), lr=args.learning_rate,
                                           weight_decay=args.weight_decay)
+        self.finetune.attach(self.optimizer)  # original embedding rows stay bitwise frozen
+        self.finetune.log_report(self.log)
         self.scaler = torch.amp.GradScaler("cuda", enabled=args.amp and self.device.type == "cuda")
         self.criterion = spec.criterion(args)
         self.start_epoch = 0
@@ -138,8 +157,9 @@ class Trainer:
         if self.info.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp_model = DistributedDataParallel(self.model, device_ids=device_ids)
-        trainset = spec.dataset(args, args.training_files)
-        valset = spec.dataset(args, args.validation_files)
+        # the model's config maps text to ids: its own (e.g. extended) symbol table and speakers, if any
+        trainset = spec.dataset(args, args.training_files, self.config)
+        valset = spec.dataset(args, args.validation_files, self.config)
         self.train_loader, self.train_sampler = make_loader(trainset, spec.collate(args, True), args,
                                                             self.info, True)
         self.val_loader, _ = make_loader(valset, spec.collate(args, False), args, self.info, False)
@@ -188,9 +208,16 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if hasattr(self.criterion, "set_step"):
             self.criterion.set_step(self.global_step)
+        # per-step hooks: the model's (e.g. the teacher-forcing ratio) and the criterion's extra metrics
+        self.step_metrics: dict[str, float] = {}
+        if self.spec.step_hook is not None:
+            hook_metrics = self.spec.step_hook(self.model, self.args, self.global_step, self.info.rank)
+            self.step_metrics.update(hook_metrics)
         with autocast_context(self.args, self.device):
             y_pred = self.ddp_model(x)
             loss = self.criterion(y_pred, y)
+        for name, value in getattr(self.criterion, "last_metrics", {}).items():
+            self.step_metrics[f"train_{name}"] = value  # this rank's value
         loss_value = reduce_mean(loss.detach(), self.info)
         if not math.isfinite(loss_value):
             # every rank sees the same reduced value, so all skip together
@@ -226,12 +253,21 @@ class Trainer:
                 total += float(loss) * size
                 count += size
                 items += num_items
-        self.model.train()
         elapsed = time.perf_counter() - start
+        free_running = {}
+        if getattr(self.args, "val_mcd_utterances", 0) and self.spec.free_running_metrics is not None:
+            # free-running synthesis of a few utterances (e.g. val_mcd): {name: (sum, count)} per rank
+            free_running = self.spec.free_running_metrics(self.model, self.val_loader.dataset, self.args,
+                                                          self.device, self.info.rank, self.info.world_size)
+        self.model.train()
         total, count = reduce_sum(total, self.info), reduce_sum(count, self.info)
         items = reduce_sum(items, self.info)
         # every rank holds the same metric names (each validates at least one batch), so the sums line up
         extra = {name: reduce_sum(value, self.info) / max(count, 1) for name, value in sorted(extra.items())}
+        for name, (value, n) in sorted(free_running.items()):
+            value, n = reduce_sum(value, self.info), reduce_sum(n, self.info)
+            if n:
+                extra[name] = value / n
         return (total / count if count else float("nan")), items / max(elapsed, 1e-9), extra
 
     def save(self, epoch: int) -> None:
@@ -309,9 +345,10 @@ class Trainer:
                     data["skipped_nonfinite_loss"] = 1
                 else:
                     data["grad_norm"] = grad_norm
+                    losses.append(loss_value)
                 for part, value in getattr(self.criterion, "last_parts", {}).items():
                     data[f"train_loss_{part}"] = value  # this rank's terms (the total is averaged)
-                    losses.append(loss_value)
+                data.update(getattr(self, "step_metrics", {}))  # from train_step's per-step hooks
                 self.log.log((epoch, i), data)
                 epoch_items += items
                 bar.set_postfix(loss=f"{loss_value:.4f}")

@@ -7,7 +7,7 @@ import argparse
 
 def tacotron2_parser(parent: argparse.ArgumentParser, add_help: bool = False) -> argparse.ArgumentParser:
     """A new parser holding `parent`'s flags plus the Tacotron 2 model flags."""
-    parser = argparse.ArgumentParser(parents=[parent], add_help=add_help, allow_abbrev=False)
+    parser = _CheckedParser(parents=[parent], add_help=add_help, allow_abbrev=False)
 
     parser.add_argument("--mask-padding", action="store_true",
                         help="exclude padded frames from the outputs and the loss")
@@ -58,7 +58,128 @@ def tacotron2_parser(parent: argparse.ArgumentParser, add_help: bool = False) ->
     data = parser.add_argument_group("Tacotron 2 data")
     data.add_argument("--max-mel-length", type=int, default=None,
                       help="skip (and count) training utterances with more mel frames than this")
+    _add_multilingual_flags(parser)
+    _add_performance_flags(parser)
     return parser
+
+
+def _add_performance_flags(parser: argparse.ArgumentParser) -> None:
+    """How the decoder loop is computed; the function (and the checkpoint) is the same either way."""
+    group = parser.add_argument_group("performance")
+    group.add_argument("--decoder-impl", choices=["eager", "fast"], default="fast",
+                       help="decoder loop: fast (tacotron2/fast_decoder.py: batched input products, "
+                            "hand-written backward through time; outputs and gradients equal eager to "
+                            "float rounding, tests/test_fast_paths.py) or eager (the step-by-step "
+                            "reference loop)")
+
+
+class _CheckedParser(argparse.ArgumentParser):
+    """An ArgumentParser that also rejects flag combinations the model cannot use (`parser.error`)."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        parsed = super().parse_args(args, namespace)
+        problem = multilingual_flag_problem(parsed)
+        if problem:
+            self.error(problem)
+        return parsed
+
+
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if not number >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return number
+
+
+def _ratio(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return number
+
+
+def _add_multilingual_flags(parser: argparse.ArgumentParser) -> None:
+    """Multi-speaker / multilingual options (Nekvinda and Dusek, 2020); all off by default.
+
+    Any of --speaker-embedding-dim, --language-embedding-dim, --encoder-type separate|generated or
+    --speaker-classifier-weight switches the run to conditioned training: filelists must be
+    path|text|speaker|language, speaker/language/symbol maps come from --training-files and are saved in the
+    checkpoint config, text is cleaned per line by its language's cleaner (--text-cleaners for languages
+    without one), and the model is tacotron2.multilingual.MultilingualTacotron2.
+    """
+    group = parser.add_argument_group("multi-speaker and multilingual (all off by default)")
+    group.add_argument("--speaker-embedding-dim", type=_non_negative_int, default=0,
+                       help="speaker embedding fed to the decoder (0 = none)")
+    group.add_argument("--language-embedding-dim", type=_non_negative_int, default=0,
+                       help="language embedding fed to the decoder, and to the shared encoder's input "
+                            "(0 = none)")
+    group.add_argument("--encoder-type", default="shared", choices=["shared", "separate", "generated"],
+                       help="shared: one encoder (language embedding concatenated to each character "
+                            "embedding); separate: one encoder per language; generated: convolution "
+                            "weights generated per language from a language embedding")
+    group.add_argument("--generator-bottleneck-dim", type=_non_negative_int, default=8,
+                       help="bottleneck of the --encoder-type generated parameter generator")
+    group.add_argument("--speaker-classifier-weight", type=_non_negative_float, default=0.0,
+                       help="loss weight of the adversarial speaker classifier on the encoder outputs "
+                            "(0 = no classifier)")
+    group.add_argument("--speaker-classifier-hidden-dim", type=_non_negative_int, default=256,
+                       help="hidden units of the speaker classifier")
+    group.add_argument("--reversal-lambda", type=_non_negative_float, default=1.0,
+                       help="the gradient reversal layer scales the (clipped to +-0.25) classifier gradient "
+                            "by -lambda")
+    group.add_argument("--sampler", default="default", choices=["default", "imbalanced", "perfect"],
+                       help="training batches: default (shuffled), imbalanced (items weighted inverse to "
+                            "their language's share) or perfect (every batch holds each language equally; "
+                            "--batch-size must be a multiple of the number of languages)")
+
+    schedule = parser.add_argument_group("teacher forcing")
+    schedule.add_argument("--teacher-forcing", default="constant", choices=["constant", "linear", "cosine"],
+                          help="share of decoder inputs taken from the ground truth (else the model's own "
+                               "previous frame): constant = --teacher-forcing-final-ratio throughout; "
+                               "linear/cosine decay from 1 to it between the start and end steps")
+    schedule.add_argument("--teacher-forcing-start-step", type=_non_negative_int, default=0,
+                          help="optimizer step where the decay starts")
+    schedule.add_argument("--teacher-forcing-end-step", type=_non_negative_int, default=0,
+                          help="optimizer step where the decay reaches the final ratio")
+    schedule.add_argument("--teacher-forcing-final-ratio", type=_ratio, default=1.0,
+                          help="teacher-forcing ratio at the end of the decay (1.0 = the reference)")
+
+    validation = parser.add_argument_group("validation")
+    validation.add_argument("--val-mcd-utterances", type=_non_negative_int, default=0,
+                            help="per epoch, synthesise this many validation utterances free-running and "
+                                 "log their mel cepstral distortion (val_mcd, computed from the log-mels: "
+                                 "tacotron2.multilingual.mel_cepstra) (0 = off)")
+
+
+def multilingual_flag_problem(args: argparse.Namespace) -> str | None:
+    """A message for flag combinations that cannot work together, else None."""
+    if args.encoder_type == "generated" and args.language_embedding_dim < 1:
+        return ("--encoder-type generated generates its convolutions from a language embedding: set "
+                "--language-embedding-dim > 0")
+    if args.encoder_type == "generated" and args.generator_bottleneck_dim < 1:
+        return "--generator-bottleneck-dim must be >= 1"
+    if args.speaker_classifier_weight > 0 and args.speaker_classifier_hidden_dim < 1:
+        return "--speaker-classifier-hidden-dim must be >= 1 with --speaker-classifier-weight > 0"
+    return None
+
+
+def is_conditioned(args: argparse.Namespace) -> bool:
+    """Whether the flags ask for multi-speaker/multilingual training (see `_add_multilingual_flags`)."""
+    return bool(getattr(args, "speaker_embedding_dim", 0) or getattr(args, "language_embedding_dim", 0)
+                or getattr(args, "encoder_type", "shared") != "shared"
+                or getattr(args, "speaker_classifier_weight", 0.0) > 0)
+
+
+def uses_teacher_forcing_schedule(args: argparse.Namespace) -> bool:
+    """Whether the teacher-forcing ratio ever drops below 1 (the reference always feeds the ground truth)."""
+    return getattr(args, "teacher_forcing_final_ratio", 1.0) < 1.0
 
 
 MODEL_KEYS = (
@@ -72,5 +193,29 @@ MODEL_KEYS = (
 
 
 def model_config(args: argparse.Namespace) -> dict:
-    """The Tacotron2 constructor keywords (the checkpoint's `config`) from parsed flags."""
-    return {key: getattr(args, key) for key in MODEL_KEYS}
+    """The Tacotron2 constructor keywords (the checkpoint's `config`) from parsed flags.
+
+    Default flags give exactly the reference keywords (the plain `Tacotron2`). Conditioned runs add the
+    `MultilingualTacotron2` keywords, with the speaker, language and symbol maps read from
+    --training-files (`tacotron2.data_function.build_vocabulary`); a teacher-forcing schedule alone adds
+    the extension keys at their defaults (same weights as the reference, the decoder that can be fed its
+    own output).
+    """
+    config = {key: getattr(args, key) for key in MODEL_KEYS}
+    if is_conditioned(args):
+        from tacotron2.data_function import build_vocabulary
+
+        vocabulary = build_vocabulary(args.training_files, args.text_cleaners)
+        classifier = args.speaker_classifier_hidden_dim if args.speaker_classifier_weight > 0 else 0
+        config.update(
+            n_symbols=len(vocabulary.symbols), symbols=vocabulary.symbols, speakers=vocabulary.speakers,
+            languages=vocabulary.languages, speaker_embedding_dim=args.speaker_embedding_dim,
+            language_embedding_dim=args.language_embedding_dim, encoder_type=args.encoder_type,
+            generator_bottleneck_dim=args.generator_bottleneck_dim,
+            speaker_classifier_hidden_dim=classifier, reversal_lambda=args.reversal_lambda,
+        )
+    elif uses_teacher_forcing_schedule(args):
+        from tacotron2.multilingual import EXTENSION_DEFAULTS
+
+        config.update(EXTENSION_DEFAULTS)
+    return config

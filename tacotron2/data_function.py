@@ -8,6 +8,8 @@ known symbol is reported before training starts, with its file and line.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,7 +19,15 @@ from common.audio import load_wav
 from common.data import BadItem, DatasetError, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
 from common.stft import TacotronSTFT
-from common.text import text_to_sequence
+from common.text import (
+    SUPPORTED_LANGUAGES,
+    SymbolTable,
+    clean_text,
+    cleaner_for_language,
+    language_symbols,
+    text_to_sequence,
+)
+from common.text.symbols import PAD
 from tacotron2.loss_function import gate_target_from_lengths
 
 
@@ -28,8 +38,9 @@ class TextMelLoader(Dataset):
                  load_mel_from_disk: bool = False, n_mel_channels: int = 80, max_wav_value: float = 32768.0,
                  sampling_rate: int = 22050, filter_length: int = 1024, hop_length: int = 256,
                  win_length: int = 1024, mel_fmin: float = 0.0, mel_fmax: float = 8000.0,
-                 skip_bad_files: bool = False) -> None:
+                 skip_bad_files: bool = False, *, symbols: list[str] | None = None) -> None:
         self.dataset_path = Path(dataset_path)
+        self.table = SymbolTable(symbols) if symbols else None  # None: the 148-symbol reference table
         self.load_mel_from_disk = load_mel_from_disk
         self.n_mel_channels = n_mel_channels
         self.sampling_rate, self.max_wav_value = sampling_rate, max_wav_value
@@ -39,7 +50,7 @@ class TextMelLoader(Dataset):
         self.texts: list[torch.Tensor] = []
         self.n_rejected = 0
         for entry in read_filelist(filelist):
-            ids = text_to_sequence(entry.text, text_cleaners)
+            ids = self.encode_text(entry, text_cleaners)
             if not ids:
                 message = f"{entry.where}: transcript has no known symbol: {entry.text[:60]!r}"
                 if not skip_bad_files:
@@ -53,6 +64,15 @@ class TextMelLoader(Dataset):
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def encode_text(self, entry: FilelistEntry, text_cleaners: list[str]) -> list[int]:
+        """Symbol ids of an entry's transcript: `--text-cleaners`, then the model's symbol table."""
+        return text_to_sequence(entry.text, text_cleaners, self.table)
+
+    @property
+    def item_languages(self) -> list[str | None]:
+        """The language of every item (None for path|text lines), for the language-balanced samplers."""
+        return [entry.language for entry in self.entries]
 
     def get_mel(self, entry: FilelistEntry) -> torch.Tensor:
         """The (n_mel, frames) log-mel of an entry, loaded or computed."""
@@ -98,20 +118,23 @@ class TextMelCollate:
         batch = {"bad": bad, "n_too_long": n_too_long, "size": len(good)}
         if not good:
             return batch
-        input_lengths = torch.tensor([text.numel() for text, _ in good], dtype=torch.long)
+        input_lengths = torch.tensor([item[0].numel() for item in good], dtype=torch.long)
         text_padded = torch.zeros(len(good), int(input_lengths.max()), dtype=torch.long)
-        for i, (text, _) in enumerate(good):
+        for i, (text, *_) in enumerate(good):
             text_padded[i, : text.numel()] = text
         n_mel = good[0][1].size(0)
-        output_lengths = torch.tensor([mel.size(1) for _, mel in good], dtype=torch.long)
+        output_lengths = torch.tensor([item[1].size(1) for item in good], dtype=torch.long)
         max_len = int(output_lengths.max())
         max_len += (-max_len) % self.r
         mel_padded = torch.zeros(len(good), n_mel, max_len)
-        for i, (_, mel) in enumerate(good):
+        for i, (_, mel, *_) in enumerate(good):
             mel_padded[i, :, : mel.size(1)] = mel
         gate_padded = gate_target_from_lengths(output_lengths, max_len)
         batch.update(text_padded=text_padded, input_lengths=input_lengths, mel_padded=mel_padded,
                      gate_padded=gate_padded, output_lengths=output_lengths)
+        if len(good[0]) == 4:  # multi-speaker items: (text, mel, speaker id, language id)
+            batch.update(speaker_ids=torch.tensor([item[2] for item in good], dtype=torch.long),
+                         language_ids=torch.tensor([item[3] for item in good], dtype=torch.long))
         return batch
 
 
@@ -128,17 +151,119 @@ def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = Fa
     output_lengths = batch["output_lengths"].to(**to)
     x = (text, input_lengths, mel, mel.size(2), output_lengths)
     y = (mel, gate, output_lengths, input_lengths)
+    if "speaker_ids" in batch:  # conditioned: x gains (speaker_ids, language_ids), y the speaker targets
+        speakers = batch["speaker_ids"].to(**to)
+        x = (*x, speakers, batch["language_ids"].to(**to))
+        y = (*y, speakers)
     return x, y, int(batch["output_lengths"].sum())
 
 
-def get_dataset(args: argparse.Namespace, filelist: str | Path) -> TextMelLoader:
-    """The dataset for `filelist` with the audio and text flags of `args`."""
-    return TextMelLoader(args.dataset_path, filelist, args.text_cleaners, args.load_mel_from_disk,
-                         args.n_mel_channels, args.max_wav_value, args.sampling_rate, args.filter_length,
-                         args.hop_length, args.win_length, args.mel_fmin, args.mel_fmax,
-                         args.skip_bad_files)
+def get_dataset(args: argparse.Namespace, filelist: str | Path, config: dict | None = None) -> TextMelLoader:
+    """The dataset for `filelist` with the audio and text flags of `args`.
+
+    Conditioned runs (`tacotron2.arg_parser.is_conditioned`) get a `MultilingualTextMelLoader` with the
+    speaker, language and symbol maps of `config` (the model's, e.g. a checkpoint's) or, without one, of
+    --training-files. A plain model whose `config` has its own `symbols` (e.g. an extended vocabulary)
+    maps text with that table.
+    """
+    from tacotron2.arg_parser import is_conditioned
+
+    audio = (args.load_mel_from_disk, args.n_mel_channels, args.max_wav_value, args.sampling_rate,
+             args.filter_length, args.hop_length, args.win_length, args.mel_fmin, args.mel_fmax,
+             args.skip_bad_files)
+    if is_conditioned(args) or (config and config.get("speakers")):
+        if config and config.get("speakers") is not None:
+            vocabulary = Vocabulary(list(config["speakers"]), list(config["languages"] or []),
+                                    list(config["symbols"]))
+        else:
+            vocabulary = build_vocabulary(args.training_files, args.text_cleaners)
+        return MultilingualTextMelLoader(args.dataset_path, filelist, args.text_cleaners, vocabulary, *audio)
+    symbols = list(config["symbols"]) if config and config.get("symbols") else None
+    return TextMelLoader(args.dataset_path, filelist, args.text_cleaners, *audio, symbols=symbols)
 
 
 def get_collate_fn(args: argparse.Namespace, training: bool = True) -> TextMelCollate:
     """Collate with the model's reduction factor; the length guard applies to training only."""
     return TextMelCollate(args.n_frames_per_step, args.max_mel_length if training else None)
+
+
+# ------------------------------------------------------------------- multi-speaker, multilingual data
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The id maps of a conditioned model: position = id. Saved in the checkpoint config."""
+
+    speakers: list[str]
+    languages: list[str]
+    symbols: list[str]
+
+
+def cleaners_for(language: str | None, text_cleaners: Sequence[str]) -> list[str]:
+    """The cleaners of a line: its language's own (`common.text.lang`), else `--text-cleaners`."""
+    if language in SUPPORTED_LANGUAGES:
+        return [cleaner_for_language(language)]
+    return list(text_cleaners)
+
+
+def build_vocabulary(filelist: str | Path, text_cleaners: Sequence[str]) -> Vocabulary:
+    """Speaker, language and symbol maps of a training filelist (path|text|speaker|language lines).
+
+    Speakers and languages are sorted names. Symbols: "_" (pad) then, in code-point order, the union of
+    every language's inventory (what its cleaner can output, so unseen words of a known language still
+    map) and every character of the cleaned transcripts. Deterministic: the same filelist gives the same
+    maps on every rank and run.
+    """
+    entries = read_filelist(filelist)
+    untagged = [e for e in entries if e.speaker is None or e.language is None]
+    if untagged:
+        raise DatasetError(
+            f"{untagged[0].where}: multi-speaker/multilingual training (--speaker-embedding-dim, "
+            "--language-embedding-dim, --encoder-type, --speaker-classifier-weight) needs "
+            "path|text|speaker|language lines"
+        )
+    speakers = sorted({e.speaker for e in entries})
+    languages = sorted({e.language for e in entries})
+    characters: set[str] = set()
+    for language in languages:
+        if language in SUPPORTED_LANGUAGES:
+            characters.update(language_symbols(language))
+    for entry in entries:
+        characters.update(clean_text(entry.text, cleaners_for(entry.language, text_cleaners)))
+    characters.discard(PAD)
+    return Vocabulary(speakers, languages, [PAD, *sorted(characters)])
+
+
+class MultilingualTextMelLoader(TextMelLoader):
+    """Text-mel pairs with speaker and language ids: items are (text ids, mel, speaker id, language id).
+
+    Each transcript is cleaned by its language's cleaner and mapped with the vocabulary's symbols; a
+    speaker or language the vocabulary (the training filelist) lacks is a DatasetError naming file:line.
+    """
+
+    def __init__(self, dataset_path: str | Path, filelist: str | Path, text_cleaners: list[str],
+                 vocabulary: Vocabulary, *audio_args, **audio_kwargs) -> None:
+        self.vocabulary = vocabulary
+        self.speaker_index = {name: i for i, name in enumerate(vocabulary.speakers)}
+        self.language_index = {name: i for i, name in enumerate(vocabulary.languages)}
+        super().__init__(dataset_path, filelist, text_cleaners, *audio_args, symbols=vocabulary.symbols,
+                         **audio_kwargs)
+        self.speaker_ids = [self.speaker_index[e.speaker] for e in self.entries]
+        self.language_ids = [self.language_index[e.language] for e in self.entries]
+
+    def encode_text(self, entry: FilelistEntry, text_cleaners: list[str]) -> list[int]:
+        if entry.speaker is None or entry.language is None:
+            raise DatasetError(f"{entry.where}: expected a path|text|speaker|language line (this model is "
+                               "multi-speaker)")
+        if entry.speaker not in self.speaker_index:
+            raise DatasetError(f"{entry.where}: speaker {entry.speaker!r} is not in the training data "
+                               f"(known: {', '.join(self.vocabulary.speakers)})")
+        if entry.language not in self.language_index:
+            raise DatasetError(f"{entry.where}: language {entry.language!r} is not in the training data "
+                               f"(known: {', '.join(self.vocabulary.languages)})")
+        return text_to_sequence(entry.text, cleaners_for(entry.language, text_cleaners), self.table)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int, int] | BadItem:
+        item = super().__getitem__(index)
+        if isinstance(item, BadItem):
+            return item
+        return item[0], item[1], self.speaker_ids[index], self.language_ids[index]

@@ -142,7 +142,7 @@ class Tacotron2Criterion(nn.Module):
         return parts
 
     def forward(self, model_output: Sequence[Tensor], targets: Sequence[Tensor]) -> Tensor:
-        mel, gate, output_lengths, input_lengths = targets
+        mel, gate, output_lengths, input_lengths = targets[:4]  # conditioned batches append speaker ids
         total = self.loss(model_output, (mel, gate), output_lengths if self.loss.mask_padding else None)
         weight = self.current_weight
         if weight <= 0.0:
@@ -158,3 +158,57 @@ class Tacotron2Criterion(nn.Module):
         guided = (alignments * penalty).sum() / step_lengths.sum().clamp(min=1)
         self._guided = guided.detach()
         return total + weight * guided
+
+
+class SpeakerAdversarialCriterion(Tacotron2Criterion):
+    """Tacotron2Criterion plus `weight * CE(speaker logits, speaker)` of the adversarial speaker classifier.
+
+    The classifier's logits are the fifth model output (B, T_in, n_speakers), one prediction per encoder
+    position; the cross-entropy and the accuracy are means over real (unpadded) positions. The classifier
+    minimises this term; the gradient reversal layer in front of it makes the encoder maximise it.
+    `targets` = (mel, gate, output_lengths, input_lengths, speaker_ids). `last_metrics` holds the speaker
+    accuracy of the last call (logged as train_speaker_accuracy).
+    """
+
+    def __init__(self, mask_padding: bool = False, guided_attention_weight: float = 0.0,
+                 guided_attention_sigma: float = 0.2, guided_attention_decay: float = 1.0,
+                 speaker_classifier_weight: float = 0.0) -> None:
+        super().__init__(mask_padding, guided_attention_weight, guided_attention_sigma,
+                         guided_attention_decay)
+        self.speaker_classifier_weight = speaker_classifier_weight
+        self._classifier: Tensor | None = None
+        self._accuracy: Tensor | None = None
+
+    @property
+    def last_parts(self) -> dict[str, float]:
+        parts = super().last_parts
+        if self._classifier is not None:
+            parts["speaker_classifier"] = float(self._classifier)
+        return parts
+
+    @property
+    def last_metrics(self) -> dict[str, float]:
+        """{"speaker_accuracy": ...} of the last call (empty without a classifier output)."""
+        return {} if self._accuracy is None else {"speaker_accuracy": float(self._accuracy)}
+
+    def forward(self, model_output: Sequence[Tensor], targets: Sequence[Tensor]) -> Tensor:
+        total = super().forward(model_output, targets)
+        if len(model_output) < 5 or len(targets) < 5:
+            self._classifier = self._accuracy = None
+            return total
+        cross_entropy, accuracy = speaker_classification(model_output[4], targets[4], targets[3])
+        self._classifier, self._accuracy = cross_entropy.detach(), accuracy
+        if self.speaker_classifier_weight <= 0.0:
+            return total
+        return total + self.speaker_classifier_weight * cross_entropy
+
+
+def speaker_classification(logits: Tensor, speaker_ids: Tensor,
+                           input_lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """Cross-entropy and accuracy of per-position speaker logits (B, T_in, S) over real positions."""
+    mask = lengths_to_mask(input_lengths.to(logits.device), logits.size(1))
+    targets = speaker_ids.to(logits.device).unsqueeze(1).expand(-1, logits.size(1))
+    real_logits, real_targets = logits[mask].float(), targets[mask]
+    cross_entropy = F.cross_entropy(real_logits, real_targets)
+    accuracy = (real_logits.argmax(dim=1) == real_targets).float().mean().detach()
+    return cross_entropy, accuracy

@@ -213,6 +213,9 @@ class Decoder(nn.Module):
         self.p_decoder_dropout = p_decoder_dropout
         self.early_stopping = early_stopping
         self.last_unfinished: list[int] = []
+        # "eager": the step-by-step `decode` loop below (the reference); "fast": tacotron2/fast_decoder.py.
+        # A plain attribute (set with fast_decoder.set_decoder_impl), not a constructor keyword or state.
+        self.impl = "eager"
 
         self.prenet = Prenet(n_mel_channels, [prenet_dim, prenet_dim])
         self.attention_rnn = nn.LSTMCell(prenet_dim + self.memory_dim, attention_rnn_dim)
@@ -271,6 +274,18 @@ class Decoder(nn.Module):
         new_state = DecoderState(att_h, att_c, dec_h, dec_c, weights, weights_cum, context)
         return frames, gate, new_state
 
+    def _fast_forward(self, memory: Tensor, decoder_inputs: Tensor,
+                      memory_lengths: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        from tacotron2.fast_decoder import decoder_forward
+
+        return decoder_forward(self, memory, decoder_inputs, memory_lengths)
+
+    def _fast_infer(self, memory: Tensor,
+                    memory_lengths: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        from tacotron2.fast_decoder import decoder_infer
+
+        return decoder_infer(self, memory, memory_lengths, stacklevel=4)  # warn at Tacotron2.infer's caller
+
     def _frames_to_mel(self, frames: list[Tensor]) -> Tensor:
         """Per-step (B, n_mel*r) outputs -> (B, n_mel, steps*r)."""
         stacked = torch.stack(frames, dim=1)
@@ -284,6 +299,9 @@ class Decoder(nn.Module):
         memory (B, T_in, memory_dim); decoder_inputs = target mels (B, n_mel, T_out), T_out a multiple of
         r. Returns mel (B, n_mel, T_out), gate logits (B, T_out // r), alignments (B, T_out // r, T_in).
         """
+        if not torch.jit.is_scripting():  # TorchScript (common/export.py) compiles the eager loop only
+            if self.impl == "fast":
+                return self._fast_forward(memory, decoder_inputs, memory_lengths)
         r = self.n_frames_per_step
         batch = memory.size(0)
         # Step s > 0 is fed the last frame of group s - 1; step 0 gets the go frame.
@@ -311,6 +329,8 @@ class Decoder(nn.Module):
         whose sigmoid(gate) exceeds gate_threshold; its length is (step + 1) * r. Items never stopped get
         max_decoder_steps * r, are listed in `self.last_unfinished` and trigger a MaxDecoderStepsWarning.
         """
+        if self.impl == "fast" and not torch.is_grad_enabled():  # the fast loop keeps no autograd graph
+            return self._fast_infer(memory, memory_lengths)
         batch = memory.size(0)
         memory_mask = self._memory_mask(memory, memory_lengths)
         processed_memory = self.attention_layer.memory_layer(memory)

@@ -303,6 +303,9 @@ class WaveGlow(nn.Module):
         self.n_early_every = n_early_every
         self.n_early_size = n_early_size
         self.wn_config = wn_config
+        # "eager": `infer` below (the reference); "fast": waveglow/fast_infer.py (set_waveglow_impl).
+        # A plain attribute, not a constructor argument or state.
+        self.impl = "eager"
 
         self.upsample = nn.ConvTranspose1d(
             n_mel_channels, n_mel_channels, UPSAMPLE_KERNEL, stride=UPSAMPLE_STRIDE
@@ -420,6 +423,10 @@ class WaveGlow(nn.Module):
         z defaults to sigma * N(0, 1) in the upsampled mel's dtype and device; pass ``z`` of shape
         (B, n_group, frames * 256 / n_group), laid out like ``forward``'s output, to invert a given latent.
         """
+        if self.impl == "fast":
+            from waveglow.fast_infer import waveglow_infer
+
+            return waveglow_infer(self, spect, sigma, z)
         # The transposed conv gives (frames - 1) * stride + kernel samples; drop the kernel - stride overhang.
         n_samples = spect.size(2) * UPSAMPLE_STRIDE
         spect = self._grouped_spect(spect, n_samples)
