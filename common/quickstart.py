@@ -66,18 +66,18 @@ def run_stage(name: str, cmd: list[str], log_path: Path, budget_s: float | None 
     """Run one stage as a subprocess, its output in `log_path`, with a progress bar; returns seconds taken."""
     start = time.monotonic()
     total = int(budget_s) if budget_s else None
-    bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s {postfix}" if total else None
+    bar_format = ("{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s {postfix}" if total
+                  else "{desc}: {n:.0f} s elapsed")
     with open(log_path, "w") as log, tqdm(total=total, desc=name, unit="s", dynamic_ncols=True,
                                           bar_format=bar_format) as bar:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         while proc.poll() is None:
             time.sleep(2.0)
             elapsed = time.monotonic() - start
-            if total:
-                bar.n = min(int(elapsed), total)
-                if nvlog is not None and (state := latest(nvlog)):
-                    bar.set_postfix_str(f"epoch {state['epoch']} loss {state['train_loss']:.3f}")
-                bar.refresh()
+            bar.n = min(int(elapsed), total) if total else int(elapsed)
+            if nvlog is not None and (state := latest(nvlog)):
+                bar.set_postfix_str(f"epoch {state['epoch']} loss {state['train_loss']:.3f}")
+            bar.refresh()
         if total:
             bar.n = total
     if proc.returncode != 0:
