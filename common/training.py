@@ -326,9 +326,16 @@ class Trainer:
             bar = tqdm(total=n_iters, desc=f"epoch {epoch}", disable=not show_bar, leave=False,
                        dynamic_ncols=True, mininterval=1.0, file=sys.stdout)
             iter_start = time.perf_counter()
+            out_of_time = False
             for i, batch in enumerate(self.train_loader):
                 if i >= n_iters:
                     break
+                if budget_s is not None and i > 0:
+                    # checked every iteration (all ranks agree) so a long epoch cannot overrun the budget;
+                    # the epoch then ends early, is validated and checkpointed
+                    out_of_time = reduce_sum(float(time.perf_counter() - run_start > budget_s), info) > 0
+                    if out_of_time:
+                        break
                 converted = self.to_device(batch)
                 if converted is None:
                     bar.update(1)
@@ -364,8 +371,8 @@ class Trainer:
                                     "val_loss": val_loss, "val_items_per_sec": val_items_per_sec,
                                     **val_extra})
             last_epoch = epoch
-            out_of_time = budget_s is not None and time.perf_counter() - run_start > budget_s
-            out_of_time = reduce_sum(float(out_of_time), info) > 0
+            if budget_s is not None and not out_of_time:
+                out_of_time = reduce_sum(float(time.perf_counter() - run_start > budget_s), info) > 0
             if epoch % args.epochs_per_checkpoint == 0 or epoch == args.epochs - 1 or out_of_time:
                 self.save(epoch)
             if out_of_time:

@@ -127,3 +127,14 @@ def test_two_cpu_workers_train_through_multiproc(tiny_corpus, tmp_path):
     assert parameters(records)["world_size"] == 2
     assert len(metric_series(records, "train_loss", "iteration")) == 2
     assert (out / "checkpoint_Tacotron2_0.pt").exists()
+
+
+def test_time_budget_stops_inside_a_long_epoch_and_checkpoints(tiny_corpus, tmp_path):
+    args = run_args(tiny_corpus, tmp_path, "WaveGlow", 5, "-lr", "1e-3", "--time-budget", "0.0001")
+    args[args.index("-bs") + 1] = "1"  # 6 iterations per epoch
+    assert run.main(args) == 0
+    records = read_nvlog(tmp_path / "nvlog.json")
+    assert len(metric_series(records, "train_loss", "iteration")) == 1
+    summary = [r for r in records if r.get("step") == []][-1]["data"]
+    assert summary["epochs_done"] == 1
+    assert (tmp_path / "checkpoint_WaveGlow_0.pt").exists()
