@@ -47,8 +47,10 @@ from common.synthesis import (
 )
 from common.text.cleaners import UnknownCleanerError
 from tacotron2.arg_parser import MODEL_KEYS, tacotron2_parser
+from tacotron2.fast_decoder import set_decoder_impl
 from tacotron2.model import MaxDecoderStepsWarning
 from waveglow.arg_parser import waveglow_parser
+from waveglow.fast_infer import set_waveglow_impl
 
 PROG = "inference.py"
 RTF_DEFINITION = ("RTF = audio seconds / wall seconds; > 1 is faster than real time, "
@@ -267,6 +269,10 @@ def run(args: argparse.Namespace, given: set[str]) -> int:
     overrides = {key: getattr(args, key) for key in TACOTRON2_INFERENCE_KEYS if key in given}
     tacotron2 = load_tacotron2(args.tacotron2, device="cpu", overrides=overrides)
     waveglow = load_waveglow(args.waveglow, device="cpu") if args.waveglow else None
+    # --decoder-impl picks the decoder loop and WaveGlow inference (same numerics; docs/PERFORMANCE.md)
+    set_decoder_impl(tacotron2, args.decoder_impl)
+    if waveglow is not None:
+        set_waveglow_impl(waveglow, args.decoder_impl)
     try:
         shapes = detect_tacotron2_config(tacotron2.state_dict())
     except CheckpointError:  # e.g. per-language encoders: no single encoder to read the shapes from

@@ -36,7 +36,9 @@ import torch
 from common import logger as runlog
 from common.checkpoint import CheckpointError
 from common.synthesis import SynthesisError, Synthesizer, load_tacotron2, load_waveglow
+from tacotron2.fast_decoder import set_decoder_impl
 from tacotron2.model import Tacotron2
+from waveglow.fast_infer import set_waveglow_impl
 from waveglow.model import WaveGlow, remove_weightnorm
 
 PHRASES_DIR = Path(__file__).resolve().parent.parent / "phrases"
@@ -86,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
                           f"{DEFAULT_RANDOM_DECODER_STEPS} for random weights, the gate for checkpoints")
     run.add_argument("--cpu", action="store_true", help="run on the CPU even when CUDA is available")
     run.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    run.add_argument("--impl", choices=["eager", "fast"], default="fast",
+                     help="decoder loop and WaveGlow inference implementation (docs/PERFORMANCE.md)")
     run.add_argument("--seed", type=int, default=0, help="seed for weights, prenet dropout and noise")
 
     models = parser.add_argument_group("models")
@@ -199,6 +203,8 @@ def run_benchmark(args: argparse.Namespace, log: runlog.RunLogger | None = None)
     phrases = benchmark_phrases(args.batch_size, args.input_length)
     torch.manual_seed(args.seed)
     tacotron2, waveglow, steps, notes = build_models(args)
+    set_decoder_impl(tacotron2, args.impl)
+    set_waveglow_impl(waveglow, args.impl)
     for note in notes:
         print(f"benchmark_infer: note: {note}", file=sys.stderr)
     synth = Synthesizer(tacotron2, waveglow, device=device, fp16=args.precision == "fp16",

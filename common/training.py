@@ -138,7 +138,8 @@ class Trainer:
                                       tensorboard_dir=tb_dir)
         self.config = spec.model_config(args)
         self.finetune = FineTuning.from_args(args, spec.name, self.config)  # may grow the symbol table
-        self.model = build_model(spec, self.config, uniform_bn=not args.disable_uniform_initialize_bn_weight)
+        self.model = build_model(spec, self.config, uniform_bn=not args.disable_uniform_initialize_bn_weight,
+                                 args=args)
         self.model.to(self.device)
         self.finetune.prepare_model(self.model, resuming=resume_path(args, spec.name) is not None,
                                     verbose=self.info.is_main)  # warm start, --freeze

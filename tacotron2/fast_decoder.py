@@ -18,10 +18,13 @@ parameter gradient against the eager path. Why it is faster (measurements: docs/
 - The location convolution and its dense layer (both linear, bias-free) are folded into one convolution;
   attention energies are computed channels-first, so the step has no transposes.
 - Per-step tensors live in preallocated buffers that double as the activations kept for the backward.
+- Synthesis runs its per-step loop compiled by TorchScript (about 40 small ops per step; the
+  interpreter dispatches them with less overhead than Python), with the rearranged weights cached.
 
-Dropout masks are drawn in the eager order (prenet for all steps, then attention and decoder dropout per
-step) with `torch.native_dropout`, so with the same seed the fast path reproduces the eager one on the CPU
-bit for bit in its random draws (on CUDA it consumes the generator like eager's fused dropout kernel).
+Dropout masks are drawn in the eager order (prenet, then attention and decoder dropout per step) and
+shape, in training with `torch.native_dropout`, in synthesis with the same `F.dropout` calls as eager,
+so with the same seed the fast path draws exactly the eager masks on the CPU (on CUDA it consumes the
+generator like eager's fused dropout kernel).
 
 Not covered (the eager path runs): the scheduled-sampling decoder of tacotron2/multilingual.py when it
 feeds the model's own frames (its inputs depend on its outputs), and `Decoder.infer` called with autograd
