@@ -177,3 +177,32 @@ def save_wav(
         sf.write(str(path), data, int(sampling_rate), subtype=subtype, format="WAV")
     except (sf.SoundFileError, RuntimeError, OSError) as exc:
         raise AudioError(path, f"cannot write audio ({exc})") from exc
+
+
+def trim_silence(audio: np.ndarray, sampling_rate: int, top_db: float = 40.0, margin_s: float = 0.05,
+                 frame_length: int = 1024, hop_length: int = 256, pad_margins: bool = False) -> np.ndarray:
+    """Cut leading and trailing audio quieter than ``top_db`` below the loudest frame (frame RMS).
+
+    Frames of ``frame_length`` samples start every ``hop_length``. Every frame from the first to the last
+    loud one is kept, plus ``margin_s`` seconds on each side: only where the input has them, or, with
+    ``pad_margins``, always, padding with zeros (for recordings that start speaking at their first sample).
+    All-silent input comes back empty.
+    """
+    if audio.size == 0:
+        return audio
+    n_frames = 1 + max(0, -(-(audio.size - frame_length) // hop_length))
+    padded = np.zeros((n_frames - 1) * hop_length + frame_length, dtype=np.float64)
+    padded[: audio.size] = audio
+    frames = np.lib.stride_tricks.sliding_window_view(padded, frame_length)[::hop_length]
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    peak = float(rms.max())
+    if peak <= 0.0:
+        return audio[:0]
+    loud = np.flatnonzero(rms >= peak * 10.0 ** (-top_db / 20.0))
+    margin = int(round(margin_s * sampling_rate))
+    start = int(loud[0]) * hop_length - margin
+    end = min(audio.size, int(loud[-1]) * hop_length + frame_length) + margin
+    kept = audio[max(0, start):min(audio.size, end)]
+    if not pad_margins:
+        return kept
+    return np.pad(kept, (max(0, -start), max(0, end - audio.size)))

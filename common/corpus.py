@@ -39,6 +39,7 @@ import soundfile as sf
 import soxr
 from tqdm import tqdm
 
+from common.audio import trim_silence as audio_trim_silence
 from common.corpus_text import (
     SUPPORTED_LANGUAGES,
     CorpusTextError,
@@ -244,21 +245,7 @@ def trim_silence(audio: np.ndarray, sampling_rate: int = SAMPLING_RATE, threshol
     Exactly ``margin_s`` seconds are kept before the first and after the last loud frame, padding with
     zeros where the input has less (espeak-ng starts speaking at its first sample).
     """
-    if audio.size == 0:
-        return audio
-    n_frames = -(-audio.size // frame)
-    padded = np.zeros(n_frames * frame, dtype=np.float64)
-    padded[: audio.size] = audio
-    rms = np.sqrt(np.mean(padded.reshape(n_frames, frame) ** 2, axis=1))
-    peak = float(rms.max())
-    if peak <= 0.0:
-        return audio[:0]
-    loud = np.flatnonzero(rms >= peak * 10.0 ** (threshold_db / 20.0))
-    margin = int(round(margin_s * sampling_rate))
-    start = int(loud[0]) * frame - margin
-    end = min(audio.size, (int(loud[-1]) + 1) * frame) + margin
-    kept = audio[max(0, start):min(audio.size, end)]
-    return np.pad(kept, (max(0, -start), max(0, end - audio.size)))
+    return audio_trim_silence(audio, sampling_rate, -threshold_db, margin_s, frame, frame, pad_margins=True)
 
 
 def synthesize(espeak: str, utterance: Utterance, speaker: Speaker, wav_path: Path) -> float:

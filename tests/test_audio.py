@@ -331,3 +331,17 @@ def test_audio_info_reads_header(tmp_path: Path, speech_wav: Path) -> None:
         audio_info(garbage)
     with pytest.raises(AudioError, match="absent.wav.*not found"):
         audio_info(tmp_path / "absent.wav")
+
+
+def test_trim_silence_keeps_loud_frames_plus_margins() -> None:
+    from common.audio import trim_silence
+
+    audio = np.zeros(4000)
+    audio[1000:1512] = 0.5  # touches frames 3, 4 and 5 (hop = frame = 256); margin 10 ms = 100 samples
+    kept = trim_silence(audio, 10000, top_db=40, margin_s=0.01, frame_length=256, hop_length=256)
+    assert kept.size == (6 * 256 + 100) - (3 * 256 - 100)  # samples 668 .. 1636
+    audio[:300] = 0.5  # loud from the first sample: no room for the leading margin
+    start_loud = trim_silence(audio, 10000, 40, 0.01, 256, 256)
+    padded = trim_silence(audio, 10000, 40, 0.01, 256, 256, pad_margins=True)
+    assert start_loud.size == 1636 and padded.size == 1736 and np.all(padded[:100] == 0)
+    assert trim_silence(np.zeros(500), 10000).size == 0

@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from common.audio import trim_silence as audio_trim_silence
 from common.datasets.manifest import (
     DatasetError,
     PrepareReport,
@@ -171,21 +172,7 @@ def trim_silence(audio: np.ndarray, sampling_rate: int, top_db: float = 40.0, ma
     Keeps every frame from the first to the last loud one, plus ``margin`` seconds each side where the
     input has them. All-silent input comes back empty.
     """
-    if audio.size == 0:
-        return audio
-    n_frames = 1 + max(0, -(-(audio.size - frame_length) // hop_length))
-    padded = np.zeros((n_frames - 1) * hop_length + frame_length, dtype=np.float64)
-    padded[: audio.size] = audio
-    frames = np.lib.stride_tricks.sliding_window_view(padded, frame_length)[::hop_length]
-    rms = np.sqrt(np.mean(frames**2, axis=1))
-    peak = float(rms.max())
-    if peak <= 0.0:
-        return audio[:0]
-    loud = np.flatnonzero(rms >= peak * 10.0 ** (-top_db / 20.0))
-    pad = int(round(margin * sampling_rate))
-    start = max(0, int(loud[0]) * hop_length - pad)
-    end = min(audio.size, int(loud[-1]) * hop_length + frame_length + pad)
-    return audio[start:end]
+    return audio_trim_silence(audio, sampling_rate, top_db, margin, frame_length, hop_length)
 
 
 def write_pcm16(path: str | Path, audio: np.ndarray, sampling_rate: int) -> None:
