@@ -403,7 +403,7 @@ def decoder_infer(decoder: nn.Module, memory: Tensor, memory_lengths: Tensor | N
                   stacklevel: int = 2) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Fast `Decoder.infer` (free running, no autograd): same arguments, outputs and stop rule, the same
     `decoder.last_unfinished` and MaxDecoderStepsWarning. Draws the generator as the eager loop does."""
-    from tacotron2.model import MaxDecoderStepsWarning
+    from tacotron2.model import warn_unfinished
 
     with torch.no_grad():
         device_type = memory.device.type
@@ -414,14 +414,7 @@ def decoder_infer(decoder: nn.Module, memory: Tensor, memory_lengths: Tensor | N
             result = _free_running(decoder, memory, memory_lengths)
     mel, gates, alignments, mel_lengths, finished = result
     decoder.last_unfinished = torch.nonzero(~finished).flatten().tolist()
-    if decoder.last_unfinished:
-        warnings.warn(
-            f"Tacotron 2 reached max_decoder_steps={decoder.max_decoder_steps} before the gate stopped "
-            f"batch item(s) {decoder.last_unfinished}; their mels are truncated "
-            "(raise --max-decoder-steps or check the input text)",
-            MaxDecoderStepsWarning,
-            stacklevel=stacklevel + 1,
-        )
+    warn_unfinished(decoder.last_unfinished, decoder.max_decoder_steps, stacklevel=stacklevel + 1)
     return mel, gates, alignments, mel_lengths
 
 

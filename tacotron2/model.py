@@ -25,6 +25,18 @@ class MaxDecoderStepsWarning(UserWarning):
     """Inference reached max_decoder_steps before the gate stopped some items of the batch."""
 
 
+def warn_unfinished(unfinished: list[int], max_decoder_steps: int, stacklevel: int = 2) -> None:
+    """Warn (MaxDecoderStepsWarning) that these batch items hit max_decoder_steps; nothing if none did."""
+    if unfinished:
+        warnings.warn(
+            f"Tacotron 2 reached max_decoder_steps={max_decoder_steps} before the gate stopped "
+            f"batch item(s) {unfinished}; their mels are truncated "
+            "(raise --max-decoder-steps or check the input text)",
+            MaxDecoderStepsWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
 class Tacotron2ConfigError(ValueError):
     """A Tacotron 2 constructor argument (a `--flag` of the model parser) has an unusable value."""
 
@@ -353,14 +365,8 @@ class Decoder(nn.Module):
             decoder_input = out[:, -self.n_mel_channels:]
 
         self.last_unfinished = torch.nonzero(~finished).flatten().tolist()
-        if self.last_unfinished:
-            warnings.warn(
-                f"Tacotron 2 reached max_decoder_steps={self.max_decoder_steps} before the gate stopped "
-                f"batch item(s) {self.last_unfinished}; their mels are truncated "
-                "(raise --max-decoder-steps or check the input text)",
-                MaxDecoderStepsWarning,
-                stacklevel=3,  # the caller of Tacotron2.infer
-            )
+        # stacklevel 3: warn_unfinished -> Decoder.infer -> Tacotron2.infer -> its caller
+        warn_unfinished(self.last_unfinished, self.max_decoder_steps, stacklevel=3)
         mel_lengths = stop_steps * self.n_frames_per_step
         return (self._frames_to_mel(frames), torch.cat(gates, dim=1), torch.stack(alignments, dim=1),
                 mel_lengths)

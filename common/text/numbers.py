@@ -110,7 +110,7 @@ def _expand_currency(m: re.Match[str]) -> str:
     return f"zero {majors}"
 
 
-def _apart_from_letters(m: re.Match[str], words: str) -> str:
+def apart_from_letters(m: re.Match[str], words: str) -> str:
     """Keep digits glued to letters apart from them: "mp3" -> "mp three", "4x" -> "four x"."""
     text, start, end = m.string, m.start(), m.end()
     if start > 0 and text[start - 1].isalpha():
@@ -122,8 +122,8 @@ def _apart_from_letters(m: re.Match[str], words: str) -> str:
 
 def _expand_decimal(m: re.Match[str]) -> str:
     if m.group(2) is not None:
-        return _apart_from_letters(m, decimal(m.group(1), m.group(2)))
-    return _apart_from_letters(m, decimal("", m.group(4)))  # ".5" -> "zero point five"
+        return apart_from_letters(m, decimal(m.group(1), m.group(2)))
+    return apart_from_letters(m, decimal("", m.group(4)))  # ".5" -> "zero point five"
 
 
 def _number_words(n: int) -> str:
@@ -137,7 +137,7 @@ def _expand_decade(m: re.Match[str]) -> str:
 
 
 def _expand_integer(m: re.Match[str]) -> str:
-    return _apart_from_letters(m, _number_words(int(m.group(0))))
+    return apart_from_letters(m, _number_words(int(m.group(0))))
 
 
 def normalize_numbers(text: str) -> str:

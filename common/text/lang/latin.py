@@ -29,6 +29,7 @@ from common.text.lang.shared import (
     restrict_to,
     tidy_spaces,
 )
+from common.text.numbers import apart_from_letters
 
 __all__ = ["Currency", "LatinFrontEnd"]
 
@@ -134,22 +135,13 @@ class LatinFrontEnd:
         amount = m.group("a") or m.group("b")
         whole, _, frac = amount.replace(",", ".").partition(".")
         if len(frac) > 2:  # no minor-unit reading: "0,005 €" -> "zéro virgule zéro zéro cinq euros"
-            return self._apart(m, f"{self.decimal(whole, frac)} {cur.many}")
+            return apart_from_letters(m, f"{self.decimal(whole, frac)} {cur.many}")
         units, cents = int(whole), int(frac.ljust(2, "0")) if frac else 0
         major = self.counted(units, cur.one, cur.many, cur.feminine)
         minor = self.counted(cents, cur.minor_one, cur.minor_many, cur.minor_feminine)
         if units and cents:
-            return self._apart(m, f"{major} {self.cents_joiner} {minor}")
-        return self._apart(m, minor if cents else major)
-
-    def _apart(self, m: re.Match[str], words: str) -> str:
-        """Keep spelled numbers apart from letters they were glued to ("3x" -> "trois x")."""
-        text, start, end = m.string, m.start(), m.end()
-        if start > 0 and text[start - 1].isalpha():
-            words = " " + words
-        if end < len(text) and text[end].isalpha():
-            words += " "
-        return words
+            return apart_from_letters(m, f"{major} {self.cents_joiner} {minor}")
+        return apart_from_letters(m, minor if cents else major)
 
     def expand(self, text: str) -> str:
         """Replace every number, currency amount, "%" and "&" in ``text`` with words."""
@@ -160,5 +152,5 @@ class LatinFrontEnd:
         text = _CURRENCY_RE.sub(self._currency, text)
         text = self.ordinals(text)
         text = _MINUS_RE.sub(f"{self.minus_word} ", text)
-        text = _DECIMAL_RE.sub(lambda m: self._apart(m, self.decimal(m.group(1), m.group(2))), text)
-        return _INTEGER_RE.sub(lambda m: self._apart(m, self.integer(m)), text)
+        text = _DECIMAL_RE.sub(lambda m: apart_from_letters(m, self.decimal(m.group(1), m.group(2))), text)
+        return _INTEGER_RE.sub(lambda m: apart_from_letters(m, self.integer(m)), text)
