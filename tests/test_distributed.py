@@ -136,11 +136,13 @@ def test_workers_start_under_torchrun(tmp_path):
         "args = argparse.Namespace(rank=0, world_size=1, dist_url='unused', dist_backend=None, cpu=True)\n"
         "info = init_distributed(args)\n"
         "total = reduce_sum(info.rank + 1, info)\n"
-        "print(f'rank {info.rank}/{info.world_size} local {info.local_rank} sum {total:g}', flush=True)\n"
+        # one file per rank: two processes printing to one pipe can interleave their lines
+        f"open({str(tmp_path)!r} + f'/rank{{info.rank}}.txt', 'w')"
+        ".write(f'rank {info.rank}/{info.world_size} local {info.local_rank} sum {total:g}')\n"
         "cleanup()\n")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            str(script)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = sorted(line for line in proc.stdout.splitlines() if line.startswith("rank"))
+    lines = sorted(path.read_text() for path in tmp_path.glob("rank*.txt"))
     assert lines == ["rank 0/2 local 0 sum 3", "rank 1/2 local 1 sum 3"]
