@@ -19,12 +19,14 @@ if [[ "$QUICK" == 1 ]]; then
     T2_TRAIN=(--text-length 20 --mel-length 30 --attention-rnn-dim 64 --decoder-rnn-dim 64)
     T2_INFER=(--text-length 20 --mel-length 10 --attention-rnn-dim 64 --decoder-rnn-dim 64)
     WG=(--mel-length 4 --wn-channels 32)
+    WG512=(--mel-length 4 --wn-channels 48)
     REPEATS=(--warmup 0 --repeats 1)
     SIZE=small
 else
     T2_TRAIN=(--text-length 150 --mel-length 600)
     T2_INFER=(--text-length 128 --mel-length 200)
     WG=(--mel-length 80 --wn-channels 256)
+    WG512=(--mel-length 32 --wn-channels 512)  # the reference's (and NGC checkpoint's) size
     REPEATS=(--warmup 1 --repeats 3)
     SIZE=full
 fi
@@ -221,7 +223,9 @@ EOF
 waveglow() {
     for t in $THREADS; do
         python -m common.benchmark_train -m WaveGlow --mode infer --cpu --threads "$t" --batch-size 1 "${WG[@]}" \
-            --compare-impl --warmup 1 --repeats 5 -o "$OUT/waveglow_t$t"
+            --compare-impl "${REPEATS[@]}" -o "$OUT/waveglow_t$t"
+        python -m common.benchmark_train -m WaveGlow --mode infer --cpu --threads "$t" --batch-size 1 \
+            "${WG512[@]}" --compare-impl "${REPEATS[@]}" -o "$OUT/waveglow512_t$t"
     done
 }
 

@@ -20,6 +20,9 @@ parameter gradient against the eager path. Why it is faster (measurements: docs/
 - Per-step tensors live in preallocated buffers that double as the activations kept for the backward.
 - Synthesis runs its per-step loop compiled by TorchScript (about 40 small ops per step; the
   interpreter dispatches them with less overhead than Python), with the rearranged weights cached.
+- At batch 1 (and short inputs) synthesis applies both LSTMs' context weights to the memory once per
+  sentence instead of to the context every step: the context is a weighted sum of memory rows, so the
+  step reads the (T_in x 8 H) projected memory instead of the (8 H x M) weights (`projects_context`).
 
 Dropout masks are drawn in the eager order (prenet, then attention and decoder dropout per step) and
 shape, in training with `torch.native_dropout`, in synthesis with the same `F.dropout` calls as eager,
@@ -119,20 +122,27 @@ def _cell_backward(dh: Tensor, dc_next: Tensor, act: Tensor, c_prev: Tensor, c: 
 class _Weights:
     """The decoder's parameters rearranged for the fast loop (autograd-connected to the originals)."""
 
-    def __init__(self, decoder: nn.Module, prenet_dim: int, full_attention_input: bool = False) -> None:
+    def __init__(self, decoder: nn.Module, prenet_dim: int, synthesis: bool = False) -> None:
         att, dec = decoder.attention_rnn, decoder.decoder_rnn
         layer = decoder.attention_layer
         location = layer.location_layer
-        # attention LSTM. Training: the prenet part of the input weights is applied to all steps at once,
-        # the rest ([context | hidden] weights) per step on the buffer row [context, hidden]. Synthesis
-        # (`full_attention_input`): all of it per step on the row [prenet, context, hidden].
+        h_att = att.hidden_size
         self.att_prenet = att.weight_ih[:, :prenet_dim]
         self.att_bias = _bias_sum(att)
-        att_input = att.weight_ih if full_attention_input else att.weight_ih[:, prenet_dim:]
-        self.att = torch.cat((att_input, att.weight_hh), dim=1)
-        # decoder LSTM on the buffer row [attention hidden, context, decoder hidden]
-        self.dec = torch.cat((dec.weight_ih, dec.weight_hh), dim=1)
         self.dec_bias = _bias_sum(dec)
+        if synthesis:
+            # per step on the rows [prenet, attention hidden] and [attention hidden, decoder hidden]; the
+            # context columns of both cells are one block, applied to the context or to the memory once
+            # (`_synthesis_steps`); separate contiguous blocks stream faster than column slices
+            self.att = torch.cat((att.weight_ih[:, :prenet_dim], att.weight_hh), dim=1)
+            self.dec = torch.cat((dec.weight_ih[:, :h_att], dec.weight_hh), dim=1)
+            self.context = torch.cat((att.weight_ih[:, prenet_dim:], dec.weight_ih[:, h_att:]))
+        else:
+            # training: the prenet part of the attention input weights is applied to all steps at once,
+            # the rest per step on the buffer rows [context, attention hidden] and [attention hidden,
+            # context, decoder hidden]
+            self.att = torch.cat((att.weight_ih[:, prenet_dim:], att.weight_hh), dim=1)
+            self.dec = torch.cat((dec.weight_ih, dec.weight_hh), dim=1)
         self.query = layer.query_layer.linear_layer.weight  # (A, H_att)
         conv = location.location_conv.conv.weight  # (F, 2, K)
         dense = location.location_dense.linear_layer.weight  # (A, F)
@@ -433,26 +443,41 @@ def _inference_weights(decoder: nn.Module) -> _Weights:
     if key is not None and cached is not None and cached[0] == key:
         return cached[1]
     with torch.no_grad():
-        weights = _Weights(decoder, _prenet_dim(decoder), full_attention_input=True)
+        weights = _Weights(decoder, _prenet_dim(decoder), synthesis=True)
     if key is not None:
         _INFERENCE_WEIGHTS[decoder] = (key, weights)
     return weights
 
 
+def projects_context(batch: int, memory_length: int, memory_dim: int) -> bool:
+    """Whether synthesis projects the memory through the LSTMs' context weights once, instead of
+    multiplying each step's context by them.
+
+    The context is a weighted sum of memory rows, so W c = sum_j a_j (W m_j): with the projected memory
+    P = M W^T (both cells' context weights, 8 H columns) a step reads B * T_in * 8 H floats instead of
+    the 2 * 4 H * M context weights. That pays while it reads at most 3/4 of them, i.e. for
+    B * T_in <= 3/4 M (batch 1 and sentences up to 384 symbols with the default 512-wide memory).
+    """
+    return 4 * batch * memory_length <= 3 * memory_dim
+
+
 def _free_running(decoder: nn.Module, memory: Tensor,
                   memory_lengths: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    batch = memory.size(0)
+    batch, memory_length, memory_dim = memory.shape
     n_mel, r = decoder.n_mel_channels, decoder.n_frames_per_step
     w = _inference_weights(decoder)
     pm_t = decoder.attention_layer.memory_layer(memory).transpose(1, 2).contiguous()
     mask = decoder._memory_mask(memory, memory_lengths)
     prenet_weights = [layer.linear_layer.weight for layer in decoder.prenet.layers]
+    context_proj = None
+    if projects_context(batch, memory_length, memory_dim):
+        context_proj = torch.matmul(memory, w.context.t())  # (B, T_in, 4 H_att + 4 H_dec)
     outputs, alignments, stop_steps, finished = _synthesis_loop()(
         memory, pm_t, None if mask is None else ~mask, prenet_weights, float(decoder.prenet.p_dropout), w.att,
-        w.att_bias.unsqueeze(1), w.dec, w.dec_bias.unsqueeze(1), w.query, w.location, w.v, w.out,
+        w.att_bias.unsqueeze(1), w.dec, w.dec_bias.unsqueeze(1), w.context, w.query, w.location, w.v, w.out,
         w.out_bias.unsqueeze(1), float(decoder.p_attention_dropout), float(decoder.p_decoder_dropout),
         bool(decoder.training), n_mel, int(decoder.max_decoder_steps), float(decoder.gate_threshold),
-        bool(decoder.early_stopping))
+        bool(decoder.early_stopping), context_proj)
     steps = outputs.size(0)
     frames = outputs[:, :-1].permute(2, 0, 1)  # (B, steps, n_mel * r)
     mel = frames.reshape(batch, steps * r, n_mel).transpose(1, 2)
@@ -462,24 +487,33 @@ def _free_running(decoder: nn.Module, memory: Tensor,
 
 def _synthesis_steps(memory: Tensor, pm_t: Tensor, masked_out: Tensor | None, prenet_weights: list[Tensor],
                      p_prenet: float, w_att: Tensor, b_att: Tensor, w_dec: Tensor, b_dec: Tensor,
-                     w_query: Tensor, w_loc: Tensor, v: Tensor, w_out: Tensor, b_out: Tensor, p_att: float,
-                     p_dec: float, training: bool, n_mel: int, max_steps: int, gate_threshold: float,
-                     early_stopping: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                     w_context: Tensor, w_query: Tensor, w_loc: Tensor, v: Tensor, w_out: Tensor,
+                     b_out: Tensor, p_att: float, p_dec: float, training: bool, n_mel: int, max_steps: int,
+                     gate_threshold: float, early_stopping: bool, context_proj: Tensor | None = None
+                     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The free-running loop (TorchScript-compatible; `_synthesis_loop` compiles it once).
 
-    Buffer rows: [prenet, context, h_att] for the attention cell (weights [W_ih | W_hh]), [h_att, context,
-    h_dec] for the decoder cell; products are W @ x^T. Dropout calls are the eager ones in the eager
-    order (prenet layers, attention, decoder), so the generator is drawn identically. Returns per-step
-    [frames, gate] (steps, n_mel * r + 1, B), alignments (steps, B, T_in), stop steps and finished flags.
+    Buffer rows: [prenet, h_att] for the attention cell (weights [W_ih prenet | W_hh]), [h_att, h_dec] for
+    the decoder cell; products are W @ x^T. The context's share of both cells' gates (weights
+    `w_context`, (4 H_att + 4 H_dec, M), the biases added) enters as the bias of those products: the
+    attention cell uses the previous step's context, the decoder cell this step's. It is w_context @
+    context, or with `context_proj` (B, T_in, 4 H_att + 4 H_dec), the memory projected through
+    w_context once, attention weights @ context_proj (`projects_context`). Dropout calls are the eager
+    ones in the eager order (prenet layers, attention, decoder), so the generator is drawn identically.
+    Returns per-step [frames, gate] (steps, n_mel * r + 1, B), alignments (steps, B, T_in), stop steps
+    and finished flags.
     """
-    batch, t_in, mem_dim = memory.size(0), memory.size(1), memory.size(2)
+    batch, t_in = memory.size(0), memory.size(1)
     h_att, h_dec = w_att.size(0) // 4, w_dec.size(0) // 4
     prenet_dim = prenet_weights[-1].size(0)
     attn_dim = w_query.size(0)
     pad = w_loc.size(2) // 2
     v_row = v.view(1, 1, attn_dim).expand(batch, 1, attn_dim)
-    x_att = memory.new_zeros([batch, prenet_dim + mem_dim + h_att])
-    x_dec = memory.new_zeros([batch, h_att + mem_dim + h_dec])
+    x_att = memory.new_zeros([batch, prenet_dim + h_att])
+    x_dec = memory.new_zeros([batch, h_att + h_dec])
+    att_bias = b_att  # (4 H_att, 1) at the start (zero context), then (4 H_att, B) with the context's share
+    share_bias = torch.cat((b_att, b_dec))  # (4 H_att + 4 H_dec, 1)
+    share_bias_row = share_bias.view(1, 1, -1)
     c_att = memory.new_zeros([batch, h_att])
     c_dec = memory.new_zeros([batch, h_dec])
     wcat = memory.new_zeros([batch, 2, t_in])
@@ -496,11 +530,11 @@ def _synthesis_steps(memory: Tensor, pm_t: Tensor, masked_out: Tensor | None, pr
             x = F.dropout(F.relu(F.linear(x, weight)), p_prenet, True)
         x_att[:, :prenet_dim] = x
         # (B, 4 H_att), made contiguous: dropout draws its mask in memory order, as for eager's tensors
-        gates = torch.addmm(b_att, w_att, x_att.t()).t().contiguous()
+        gates = torch.addmm(att_bias, w_att, x_att.t()).t().contiguous()
         c_att = (torch.sigmoid(gates[:, h_att : 2 * h_att]) * c_att
                  + torch.sigmoid(gates[:, :h_att]) * torch.tanh(gates[:, 2 * h_att : 3 * h_att]))
         h = F.dropout(torch.sigmoid(gates[:, 3 * h_att :]) * torch.tanh(c_att), p_att, training)
-        x_att[:, prenet_dim + mem_dim :] = h
+        x_att[:, prenet_dim:] = h
         x_dec[:, :h_att] = h
 
         energy_in = F.conv1d(wcat, w_loc, padding=pad)  # (B, A, T_in)
@@ -511,16 +545,20 @@ def _synthesis_steps(memory: Tensor, pm_t: Tensor, masked_out: Tensor | None, pr
         weights = torch.softmax(energies, dim=1)
         alignments[step] = weights
         context = torch.bmm(weights.unsqueeze(1), memory).squeeze(1)
-        x_att[:, prenet_dim : prenet_dim + mem_dim] = context
-        x_dec[:, h_att : h_att + mem_dim] = context
+        if context_proj is None:
+            shares = torch.addmm(share_bias, w_context, context.t())
+        else:
+            shares = torch.baddbmm(share_bias_row, weights.unsqueeze(1), context_proj).squeeze(1).t()
+        att_bias = shares[: 4 * h_att]  # the next step's attention cell reads this context
+        dec_bias = shares[4 * h_att :]
         wcat[:, 0] = weights
         wcat[:, 1] += weights
 
-        gates = torch.addmm(b_dec, w_dec, x_dec.t()).t().contiguous()
+        gates = torch.addmm(dec_bias, w_dec, x_dec.t()).t().contiguous()
         c_dec = (torch.sigmoid(gates[:, h_dec : 2 * h_dec]) * c_dec
                  + torch.sigmoid(gates[:, :h_dec]) * torch.tanh(gates[:, 2 * h_dec : 3 * h_dec]))
         h = F.dropout(torch.sigmoid(gates[:, 3 * h_dec :]) * torch.tanh(c_dec), p_dec, training)
-        x_dec[:, h_att + mem_dim :] = h
+        x_dec[:, h_att:] = h
         # the projection input [h_dec, context]: two products instead of a concatenation
         out = torch.addmm(b_out, w_out[:, :h_dec], h.t())
         out.addmm_(w_out[:, h_dec:], context.t())

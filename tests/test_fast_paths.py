@@ -16,13 +16,21 @@ import warnings
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from common import benchmark_train
 from common.log_reader import read_nvlog, summary
 from common.models import build_model, get_model_spec
+from tacotron2 import fast_decoder
 from tacotron2.fast_decoder import DecoderImplError, set_decoder_impl
 from tacotron2.model import Decoder, MaxDecoderStepsWarning, Tacotron2
-from waveglow.fast_infer import WaveGlowImplError, set_waveglow_impl
+from waveglow.fast_infer import (
+    WaveGlowImplError,
+    _winograd_accumulate,
+    _winograd_filter,
+    set_waveglow_impl,
+    winograd_matrices,
+)
 from waveglow.model import WaveGlow, remove_weightnorm
 
 N_MEL = 5
@@ -165,9 +173,13 @@ def test_autocast_runs_the_fast_decoder_in_float32() -> None:
 
 @pytest.mark.parametrize("r", [1, 2])
 @pytest.mark.parametrize("training", [False, True])
-def test_synthesis_matches_eager_with_the_same_seed(r: int, training: bool) -> None:
+@pytest.mark.parametrize("project", [False, True])
+def test_synthesis_matches_eager_with_the_same_seed(r: int, training: bool, project: bool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Prenet dropout on (and LSTM dropout in training mode): same mels, gates, alignments and lengths,
-    the same warning for items that hit max_decoder_steps, and the generator left in the same state."""
+    the same warning for items that hit max_decoder_steps, and the generator left in the same state;
+    with the context multiplied per step and with the projected memory (`project`)."""
+    monkeypatch.setattr(fast_decoder, "projects_context", lambda *shape: project)
     eager, fast = pair(torch.float32, n_frames_per_step=r, gate_threshold=0.52)
     eager.train(training)
     fast.train(training)
@@ -188,6 +200,27 @@ def test_synthesis_matches_eager_with_the_same_seed(r: int, training: bool) -> N
     assert torch.equal(len_f, len_e) and torch.equal(rng_f, rng_e)
     assert unf_f == unf_e and warn_f == warn_e
     assert all(category is MaxDecoderStepsWarning and filename == __file__ for category, filename in warn_f)
+
+
+@pytest.mark.parametrize("project", [False, True])
+def test_synthesis_matches_eager_in_float64(project: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The projected memory changes only how sums are grouped: float64 agrees to 1e-10."""
+    monkeypatch.setattr(fast_decoder, "projects_context", lambda *shape: project)
+    eager, fast = pair(torch.float64, gate_threshold=0.52)
+    text = torch.randint(1, TINY["n_symbols"], (2, 6), generator=torch.Generator().manual_seed(4))
+    lengths = torch.tensor([6, 3])
+    outputs = []
+    for model in (eager, fast):
+        torch.manual_seed(8)
+        outputs.append(model.infer(text, lengths))
+    for got, want in zip(outputs[1], outputs[0], strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_projecting_the_context_pays_for_short_inputs_at_small_batch() -> None:
+    assert fast_decoder.projects_context(1, 128, 512)  # the benchmark's batch-1 sentence
+    assert fast_decoder.projects_context(1, 384, 512) and not fast_decoder.projects_context(1, 385, 512)
+    assert not fast_decoder.projects_context(4, 128, 512)  # batch 4 reads the weights once for all items
 
 
 def test_synthesis_stops_where_the_gate_fires() -> None:
@@ -267,6 +300,37 @@ def test_waveglow_fast_infer_matches_eager_with_the_same_z(dtype: torch.dtype, r
     torch.manual_seed(9)
     got = fast.infer(mel, sigma=0.7)  # the same noise draw
     torch.testing.assert_close(got, want, rtol=rtol, atol=rtol * scale)
+
+
+def test_winograd_matrices_compute_a_3_tap_correlation() -> None:
+    a_t, g, b_t = winograd_matrices()
+    assert a_t.shape == (4, 6) and g.shape == (6, 3) and b_t.shape == (6, 6)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        taps, d = torch.randn(3, generator=gen, dtype=torch.float64), torch.randn(6, generator=gen,
+                                                                                 dtype=torch.float64)
+        want = torch.stack([taps @ d[i : i + 3] for i in range(4)])
+        torch.testing.assert_close(a_t @ ((g @ taps) * (b_t @ d)), want, rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError, match="needs 5 finite points"):
+        winograd_matrices(points=(0.0, 1.0))
+
+
+@pytest.mark.parametrize("length, dilation", [(96, 1), (96, 8), (100, 3), (7, 1), (513, 128), (1024, 128),
+                                              (40, 16)])
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-12), (torch.float32, 2e-5)])
+def test_winograd_convolution_matches_conv1d(length: int, dilation: int, dtype: torch.dtype,
+                                             rtol: float) -> None:
+    """Whole tiles, a ragged last tile, and the direct fallback (513 with d = 128; 40 with d = 16) all
+    give conv1d's 'same' dilated convolution, added to what `out` held."""
+    gen = torch.Generator().manual_seed(length + dilation)
+    x = torch.randn(5, length, generator=gen, dtype=torch.float64)
+    weight = torch.randn(6, 5, 3, generator=gen, dtype=torch.float64)
+    start = torch.randn(6, length, generator=gen, dtype=torch.float64)
+    want = start + F.conv1d(x.unsqueeze(0), weight, padding=dilation, dilation=dilation)[0]
+    taps = weight.permute(2, 0, 1).to(dtype).contiguous()
+    out = start.to(dtype)
+    _winograd_accumulate(out, _winograd_filter(taps), taps, x.to(dtype), dilation)
+    torch.testing.assert_close(out.double(), want, rtol=rtol, atol=rtol * want.abs().max().item())
 
 
 def test_waveglow_impl_rejects_unknown_names() -> None:

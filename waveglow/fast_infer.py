@@ -11,15 +11,24 @@ have been removed. What changes (measurements: docs/PERFORMANCE.md):
 - The start layer is folded into the first dilated layer: in_0(start(a)) is a dilated convolution of the
   n_half-channel audio with weight (W_in0 taps) x (W_start), plus a bias whose taps that fall into the
   zero padding are removed at the two edges; the first layer's C -> 2C product becomes n_half -> 2C.
-- All conditioning products of a flow are one matrix product, and every layer bias (in-layer, cond,
-  folded start) is folded into its bias; the dilated convolutions accumulate tap by tap (matrix products
-  on shifted column views) straight into that conditioning buffer, and the gate runs in place there.
+- All conditioning products of a flow are one matrix product, with every layer bias (in-layer, cond,
+  folded start) in one extra weight column against a row of ones; the dilated convolutions accumulate
+  straight into that conditioning buffer, and the gate runs in place there as one sigmoid (the tanh
+  rows are doubled: sigmoid(2a) - 1/2 = tanh(a) / 2, and the residual/skip weights are doubled back).
+- The dilated convolutions of layers 1.. run as Winograd F(4, 3) (Toom-Cook at the points 0, 1, -1, 2,
+  -2 and infinity): four outputs of a 3-tap filter from six products instead of twelve, so the
+  convolution's matrix products halve; the input and output transforms are small linear maps over
+  the tiles (`_winograd_accumulate`). The columns after the last whole tile block, and the first
+  layer, accumulate tap by tap (matrix products on shifted column views).
 - Couplings and invertible convolutions update one audio buffer in place: no concatenations.
 
-Per sample and layer this removes 2 C^2 of about 12 C^2 + 4 C^2 + 4 C^2 + 2560 C multiply-adds (C = WN
-channels), plus most of the first layer; on a CPU that is compute bound this is the expected gain
-(docs/PERFORMANCE.md). Works in any float dtype on any device (fp16 on CUDA: the folded weights are
-formed in float32 and rounded once).
+Per sample and layer (in FLOPs, C = WN channels) this turns about 12 C^2 (dilated convolution) + 4 C^2
+(residual and skip) + 2560 C (conditioning) into 6 C^2 + 2 C^2 + 2560 C, with less for the first layer;
+on a CPU that is compute bound this is the expected gain (docs/PERFORMANCE.md). Winograd's sums are
+grouped differently again: in float32 its outputs differ from the direct convolution's by a few 1e-6
+(relative), in float64 by about 1e-15. Works in any float dtype on any device (fp16 on CUDA: the folded
+weights are formed in float32 and rounded once; 16-bit dtypes keep the direct taps, where Winograd's
+transforms would cost too many of their few bits).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 IMPLS = ("eager", "fast")
 
@@ -59,9 +69,9 @@ class _Flow:
     first_taps: Tensor  # (K, 2C, n_half): in_0 taps times start weight
     first_edge: Tensor  # (K, 2C): in_0 tap k times the start bias (removed where tap k reads padding)
     in_taps: list[Tensor]  # per layer (K, 2C, C); entry 0 unused
+    in_wino: list[Tensor | None]  # per layer Winograd-transformed taps (alpha, 2C, C); None: direct taps
     dilations: list[int]
-    cond_w: Tensor  # (L * 2C, n_cond)
-    cond_b: Tensor  # (L * 2C, 1): cond + in-layer biases (+ folded start bias for layer 0)
+    cond_w: Tensor  # (L * 2C, n_cond + 1); last column: cond + in-layer biases (+ folded start bias, layer 0)
     res_skip_w: list[Tensor]  # (C + 2 n_half, C), last layer (2 n_half, C)
     res_skip_b: list[Tensor]  # (C + 2 n_half, 1): residual bias, zeros for the folded skip rows
     out_b: Tensor  # (2 n_half, 1): end bias + E (sum of skip biases)
@@ -74,7 +84,11 @@ def _weight(conv: nn.Module) -> Tensor:
 
 
 def _prepare(wn: nn.Module, dtype: torch.dtype) -> _Flow:
-    """Fold one WN's weights (in float32 or wider, rounded once to `dtype`)."""
+    """Fold one WN's weights (in float32 or wider, rounded once to `dtype`).
+
+    The tanh rows of every gate input are doubled and the residual/skip weights too (exact: powers of
+    two), so that the gate is one sigmoid: sigmoid(2a) - 1/2 = tanh(a) / 2 (`_coupling_network`).
+    """
     wide = torch.promote_types(dtype, torch.float32)
     n_layers, channels = wn.n_layers, wn.n_channels
 
@@ -84,16 +98,20 @@ def _prepare(wn: nn.Module, dtype: torch.dtype) -> _Flow:
     def b(conv: nn.Module) -> Tensor:
         return conv.bias.detach().to(wide)
 
+    gate_scale = torch.ones(2 * channels, 1, dtype=wide, device=wn.start.bias.device)
+    gate_scale[:channels] = 2.0
     start_w, start_b = w(wn.start)[:, :, 0], b(wn.start)
     end_w, end_b = w(wn.end)[:, :, 0], b(wn.end)
-    in_taps = [w(layer).permute(2, 0, 1) for layer in wn.in_layers]  # (K, 2C, C)
+    in_taps = [w(layer).permute(2, 0, 1) * gate_scale for layer in wn.in_layers]  # (K, 2C, C)
     dilations = [int(layer.dilation if isinstance(layer.dilation, int) else layer.dilation[0])
                  for layer in wn.in_layers]
     first_taps = in_taps[0] @ start_w  # (K, 2C, n_half)
     first_edge = in_taps[0] @ start_b  # (K, 2C)
     cond_w = torch.cat([w(layer)[:, :, 0] for layer in wn.cond_layers])
     cond_b = torch.cat([b(cond) + b(layer) for cond, layer in zip(wn.cond_layers, wn.in_layers, strict=True)])
-    cond_b[: 2 * channels] += first_edge.sum(dim=0)
+    cond_w = torch.cat((cond_w, cond_b.unsqueeze(1)), dim=1).view(n_layers, 2 * channels, -1) * gate_scale
+    cond_w = cond_w.view(n_layers * 2 * channels, -1)
+    cond_w[: 2 * channels, -1] += first_edge.sum(dim=0)
 
     res_skip_w, res_skip_b = [], []
     skip_bias = torch.zeros_like(end_b)
@@ -102,11 +120,11 @@ def _prepare(wn: nn.Module, dtype: torch.dtype) -> _Flow:
         if i < n_layers - 1:
             res_w, skip_w = weight[:channels], weight[channels:]
             res_b, skip_b = bias[:channels], bias[channels:]
-            res_skip_w.append(torch.cat((res_w, end_w @ skip_w)))
+            res_skip_w.append(2.0 * torch.cat((res_w, end_w @ skip_w)))
             res_skip_b.append(torch.cat((res_b, torch.zeros_like(end_b))))
         else:
             skip_w, skip_b = weight, bias
-            res_skip_w.append(end_w @ skip_w)
+            res_skip_w.append(2.0 * (end_w @ skip_w))
             res_skip_b.append(torch.zeros_like(end_b))
         skip_bias += end_w @ skip_b
 
@@ -115,8 +133,10 @@ def _prepare(wn: nn.Module, dtype: torch.dtype) -> _Flow:
 
     return _Flow(
         start_w=cast(start_w), start_b=cast(start_b.unsqueeze(1)), first_taps=cast(first_taps),
-        first_edge=cast(first_edge), in_taps=[cast(t) for t in in_taps], dilations=dilations,
-        cond_w=cast(cond_w), cond_b=cast(cond_b.unsqueeze(1)), res_skip_w=[cast(t) for t in res_skip_w],
+        first_edge=cast(first_edge), in_taps=[cast(t) for t in in_taps],
+        in_wino=[cast(_winograd_filter(t)) if t.size(0) == WINOGRAD_TAPS and dtype in _WINOGRAD_DTYPES
+                 else None for t in in_taps],
+        dilations=dilations, cond_w=cast(cond_w), res_skip_w=[cast(t) for t in res_skip_w],
         res_skip_b=[cast(t.unsqueeze(1)) for t in res_skip_b], out_b=cast((end_b + skip_bias).unsqueeze(1)),
     )
 
@@ -125,24 +145,95 @@ def _tap_offsets(n_taps: int, dilation: int) -> list[int]:
     return [(k - n_taps // 2) * dilation for k in range(n_taps)]
 
 
-def _dilated_accumulate(out: Tensor, taps: Tensor, x: Tensor, dilation: int) -> None:
-    """out (O, T) += 'same' dilated convolution of x (I, T) with taps (K, O, I), zero padding."""
+def _dilated_accumulate(out: Tensor, taps: Tensor, x: Tensor, dilation: int, start: int = 0) -> None:
+    """out[:, start:] (O, T) += those columns of the 'same' dilated convolution of x (I, T) with taps
+    (K, O, I), zero padding."""
     length = x.size(1)
     for tap, offset in zip(taps, _tap_offsets(taps.size(0), dilation), strict=True):
-        if offset == 0:
-            out.addmm_(tap, x)
-        elif offset < 0 and length > -offset:  # output t reads x[t + offset]
-            out[:, -offset:].addmm_(tap, x[:, : length + offset])
-        elif offset > 0 and length > offset:
-            out[:, : length - offset].addmm_(tap, x[:, offset:])
+        lo, hi = max(start, -offset), min(length, length - offset)  # output t reads x[t + offset]
+        if lo < hi:
+            out[:, lo:hi].addmm_(tap, x[:, lo + offset : hi + offset])
+
+
+WINOGRAD_OUTPUTS = 4  # m in F(m, 3): outputs per tile
+WINOGRAD_TAPS = 3  # r: the WN kernel size of every published WaveGlow
+_WINOGRAD_POINTS = (0.0, 1.0, -1.0, 2.0, -2.0)  # plus the point at infinity
+_WINOGRAD_DTYPES = (torch.float32, torch.float64)
+_WINOGRAD_MATRICES: dict[tuple[torch.dtype, torch.device], tuple[Tensor, Tensor]] = {}
+
+
+def winograd_matrices(m: int = WINOGRAD_OUTPUTS, r: int = WINOGRAD_TAPS,
+                      points: tuple[float, ...] = _WINOGRAD_POINTS) -> tuple[Tensor, Tensor, Tensor]:
+    """Toom-Cook matrices (A^T (m, a), G (a, r), B^T (a, a)), a = m + r - 1, in float64, such that the
+    correlation y_i = sum_k g_k d_(i+k) of d (a,) with g (r,) is A^T [(G g) * (B^T d)].
+
+    Built from the polynomial product: evaluating a degree < n polynomial at the a - 1 finite points
+    and at infinity (its leading coefficient) is the a x n matrix E_n; a linear convolution is
+    E_a^-1 [(E_r g) * (E_m d')]; its transpose is the correlation, so A^T = E_m^T, G = E_r and
+    B^T = E_a^-T.
+    """
+    a = m + r - 1
+    if len(points) != a - 1:
+        raise ValueError(f"F({m}, {r}) needs {a - 1} finite points, got {len(points)}")
+
+    def evaluation(n: int) -> Tensor:
+        rows = [[p**k for k in range(n)] for p in points] + [[0.0] * (n - 1) + [1.0]]
+        return torch.tensor(rows, dtype=torch.float64)
+
+    return evaluation(m).T.contiguous(), evaluation(r), torch.linalg.inv(evaluation(a)).T.contiguous()
+
+
+def _winograd_filter(taps: Tensor) -> Tensor:
+    """Taps (3, O, I) -> the transformed filter G taps (a, O, I), formed in the taps' (wide) dtype."""
+    g = winograd_matrices()[1].to(dtype=taps.dtype, device=taps.device)
+    return torch.einsum("ak,koi->aoi", g, taps)
+
+
+def _transforms(like: Tensor) -> tuple[Tensor, Tensor]:
+    """A^T and B^T in `like`'s dtype and device (cached)."""
+    key = (like.dtype, like.device)
+    if key not in _WINOGRAD_MATRICES:
+        a_t, _, b_t = winograd_matrices()
+        _WINOGRAD_MATRICES[key] = (a_t.to(dtype=like.dtype, device=like.device),
+                                   b_t.to(dtype=like.dtype, device=like.device))
+    return _WINOGRAD_MATRICES[key]
+
+
+def _winograd_accumulate(out: Tensor, filt: Tensor, taps: Tensor, x: Tensor, dilation: int) -> None:
+    """out (O, T) += 'same' dilated 3-tap convolution of x (I, T) (zero padding), via Winograd F(4, 3).
+
+    Tiles run along the dilated lattice: block b, residue r covers the outputs b*4d + r + i*d (i < 4)
+    and reads the inputs b*4d + r + (j - 1)*d (j < 6). One batched product over the 6 transformed
+    inputs does the work of the 12 per-tap products. The columns after the last whole block of 4d
+    (all of them when T < 4d) are accumulated with the direct taps.
+    """
+    channels, length = x.shape
+    alpha, rows = filt.size(0), filt.size(1)
+    m = alpha - WINOGRAD_TAPS + 1
+    span = m * dilation
+    n_blocks = length // span
+    cover = n_blocks * span
+    if n_blocks:
+        a_t, b_t = _transforms(x)
+        padded = F.pad(x, (dilation, cover + dilation - length))  # a negative right pad crops
+        tiles = padded.unfold(1, alpha * dilation, span).view(channels, n_blocks, alpha, dilation)
+        inputs = torch.einsum("aj,cbjr->acbr", b_t, tiles).reshape(alpha, channels, n_blocks * dilation)
+        products = torch.bmm(filt, inputs)  # (alpha, O, blocks * d)
+        y = torch.mm(a_t, products.view(alpha, -1)).view(m, rows, n_blocks, dilation)
+        body = out[:, :cover].view(rows, n_blocks, m, dilation)
+        for i in range(m):  # one strided add per output row of the tile: faster than a permuted add
+            body[:, :, i].add_(y[i])
+    if cover < length:
+        _dilated_accumulate(out, taps, x, dilation, start=cover)
 
 
 def _coupling_network(flow: _Flow, audio_0: Tensor, spect: Tensor) -> Tensor:
-    """One WN for one item: audio_0 (n_half, T'), spect (n_cond, T') -> [b, log_s] (2 n_half, T')."""
+    """One WN for one item: audio_0 (n_half, T'), spect (n_cond + 1, T'), last row ones ->
+    [b, log_s] (2 n_half, T')."""
     length = audio_0.size(1)
     channels = flow.start_w.size(0)
     n_layers = len(flow.in_taps)
-    z_all = torch.addmm(flow.cond_b, flow.cond_w, spect)  # (L * 2C, T'), every layer bias folded in
+    z_all = torch.mm(flow.cond_w, spect)  # (L * 2C, T'), every layer bias folded in (the row of ones)
     x = torch.addmm(flow.start_b, flow.start_w, audio_0)  # (C, T')
     first = z_all[: 2 * channels]
     _dilated_accumulate(first, flow.first_taps, audio_0, flow.dilations[0])
@@ -156,9 +247,14 @@ def _coupling_network(flow: _Flow, audio_0: Tensor, spect: Tensor) -> Tensor:
     for i in range(n_layers):
         z = z_all[2 * channels * i : 2 * channels * (i + 1)]
         if i > 0:
-            _dilated_accumulate(z, flow.in_taps[i], x, flow.dilations[i])
-        acts = z[:channels].tanh_()
-        acts.mul_(z[channels:].sigmoid_())
+            if flow.in_wino[i] is not None:
+                _winograd_accumulate(z, flow.in_wino[i], flow.in_taps[i], x, flow.dilations[i])
+            else:
+                _dilated_accumulate(z, flow.in_taps[i], x, flow.dilations[i])
+        # the tanh rows hold 2a: sigmoid(2a) - 1/2 = tanh(a) / 2, so one sigmoid (faster than tanh
+        # here) gives tanh(a) * sigmoid(b) / 2; the residual and skip weights carry the factor 2
+        gates = z.sigmoid_()
+        acts = gates[:channels].sub_(0.5).mul_(gates[channels:])
         if i < n_layers - 1:
             y = torch.addmm(flow.res_skip_b[i], flow.res_skip_w[i], acts)
             x.add_(y[:channels])
@@ -175,8 +271,10 @@ def waveglow_infer(model: nn.Module, spect: Tensor, sigma: float = 1.0, z: Tenso
 
     with torch.no_grad():
         n_samples = spect.size(2) * UPSAMPLE_STRIDE
-        spect = model._grouped_spect(spect, n_samples)
-        batch, _, n_steps = spect.shape
+        grouped = model._grouped_spect(spect, n_samples)
+        batch, n_cond, n_steps = grouped.shape
+        spect = grouped.new_ones(batch, n_cond + 1, n_steps)  # a row of ones carries the biases
+        spect[:, :n_cond] = grouped
         if z is None:
             z = torch.randn(batch, model.n_group, n_steps, dtype=spect.dtype, device=spect.device) * sigma
         elif tuple(z.shape) != (batch, model.n_group, n_steps):
