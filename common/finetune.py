@@ -4,7 +4,8 @@
 (our checkpoints and the NGC layout with ``module.`` prefixes) and reports what was loaded, what kept its
 fresh initialisation (shape mismatch, absent from the checkpoint, or named by ``--ignore-layers``) and what
 was ignored (in the checkpoint, not in the model). Unlike ``--checkpoint-path`` the optimizer and the epoch
-start afresh. When a resume checkpoint exists, it wins and the warm start only provides its symbol table.
+start afresh. When a resume checkpoint exists, it wins, and the warm start at most provides its symbol
+table (see Resuming below).
 
 ``--freeze encoder postnet`` takes module name prefixes: their parameters get ``requires_grad=False`` and
 are left out of the optimizer; their BatchNorm layers run in inference mode, so the running statistics
@@ -23,6 +24,19 @@ columns for the speaker/language vectors (`CopyBlocks`), so the converted model 
 exactly what the checkpoint did; the speaker embedding is new. From a multi-speaker checkpoint, the
 model's speakers are the checkpoint's (ids kept) plus those of the training data; the existing speakers'
 embedding rows are copied by name and, when speakers are added, kept bitwise frozen like the symbols.
+
+Resuming (``--resume-from-last`` / ``--checkpoint-path``): every training checkpoint records its fine-tuning
+plan under ``finetune`` (`FineTuning.record`: the flags as given, ``--warm-start``, ``--ignore-layers``,
+``--freeze``, ``--extend-vocabulary``, ``--symbols-from-data``, and the frozen rows per parameter; plain
+lists, strings and ints). A resume follows that record, not the flags: fine-tuning flags left out are
+restored from it (one line says which), so frozen modules stay out of the optimizer and frozen rows stay
+bitwise, and the warm-start checkpoint is not read again (the symbol table, speakers and languages come
+from the resumed checkpoint's config). A fine-tuning flag that is given but differs from the record is a
+one-line error naming the checkpoint and its flags: the optimizer state and the frozen rows only fit the
+recorded plan; a new plan is a new run (``--warm-start`` that checkpoint). A run without fine-tuning flags
+records an empty plan, so ``--freeze`` cannot be added on resume either. Checkpoints written before the
+record existed resume as before, from the flags; an optimizer state that does not fit the trainable
+parameters (other ``--freeze`` flags) is then a one-line error instead of a torch traceback.
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ import abc
 import argparse
 import contextlib
 import fnmatch
+import shlex
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +63,7 @@ __all__ = [
     "EMBEDDING_KEY",
     "CopyBlocks",
     "CopyRows",
+    "PLAN_KEY",
     "FineTuning",
     "FinetuneError",
     "FrozenRows",
@@ -60,6 +76,7 @@ __all__ = [
     "matching_pattern",
     "merged_names",
     "module_names",
+    "plan_flags",
     "trainable_parameters",
     "transfer_weights",
 ]
@@ -567,9 +584,79 @@ def conditioning_merges(model: nn.Module, checkpoint_config: Mapping[str, Any] |
 
 # ----------------------------------------------------------------------------------------- orchestration
 
+PLAN_KEY = "finetune"  # where a training checkpoint records its fine-tuning plan (`FineTuning.record`)
+_PLAN_FLAGS = (("warm_start", "--warm-start"), ("extend_vocabulary", "--extend-vocabulary"),
+               ("symbols_from_data", "--symbols-from-data"), ("ignore_layers", "--ignore-layers"),
+               ("freeze", "--freeze"))
+_NAME_LISTS = ("ignore_layers", "freeze", "extend_vocabulary", "symbols_added", "speakers_added",
+               "languages_added")
+
+
 def _flag(args: argparse.Namespace, name: str, default: Any = None) -> Any:
     value = getattr(args, name, default)
     return default if value is None else value
+
+
+def _given_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The fine-tuning flags of this run, keyed as in the record."""
+    return {"warm_start": _flag(args, "warm_start") or None,
+            "ignore_layers": list(_flag(args, "ignore_layers", [])),
+            "freeze": list(_flag(args, "freeze", [])),
+            "extend_vocabulary": list(_flag(args, "extend_vocabulary", [])),
+            "symbols_from_data": bool(_flag(args, "symbols_from_data", False))}
+
+
+def _same_flag(key: str, given: Any, recorded: Any) -> bool:
+    """Module and layer patterns are sets; the languages' order decides the symbol ids."""
+    if key in ("freeze", "ignore_layers"):
+        return set(given) == set(recorded)
+    return bool(given == recorded)
+
+
+def plan_flags(plan: Mapping[str, Any], keys: Iterable[str] | None = None) -> str:
+    """The command-line flags of a fine-tuning record (only those of ``keys``, if given), shell-quoted:
+    ``--warm-start en.pt --freeze encoder postnet``; empty when the record has none."""
+    wanted = None if keys is None else set(keys)
+    tokens: list[str] = []
+    for key, flag in _PLAN_FLAGS:
+        value = plan.get(key)
+        if not value or (wanted is not None and key not in wanted):
+            continue
+        tokens.append(flag)
+        if isinstance(value, str):
+            tokens.append(value)
+        elif isinstance(value, list):
+            tokens += [str(v) for v in value]
+    return shlex.join(tokens)
+
+
+def _read_plan(record: Any, source: str) -> dict[str, Any]:
+    """A checkpoint's fine-tuning record, type-checked; a malformed one is an error naming the checkpoint."""
+    def malformed(what: str) -> FinetuneError:
+        return FinetuneError(f"{source}: malformed fine-tuning record ('{PLAN_KEY}'): {what}")
+
+    if not isinstance(record, Mapping):
+        raise malformed(f"a {type(record).__name__}, not a dict")
+    warm_start = record.get("warm_start")
+    if warm_start is not None and not isinstance(warm_start, str):
+        raise malformed("warm_start is not a string")
+    plan: dict[str, Any] = {"warm_start": warm_start or None,
+                            "symbols_from_data": bool(record.get("symbols_from_data", False))}
+    for key in _NAME_LISTS:
+        value = record.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise malformed(f"{key} is not a list of strings")
+        plan[key] = list(value)
+    rows = record.get("frozen_rows", {})
+    if not isinstance(rows, Mapping) or not all(
+            isinstance(name, str) and isinstance(index, list)
+            and all(isinstance(r, int) and not isinstance(r, bool) for r in index)
+            for name, index in rows.items()):
+        raise malformed("frozen_rows is not a dict of parameter name -> list of row numbers")
+    plan["frozen_rows"] = {name: list(index) for name, index in rows.items()}
+    n_symbols = record.get("n_symbols")
+    plan["n_symbols"] = n_symbols if isinstance(n_symbols, int) and not isinstance(n_symbols, bool) else None
+    return plan
 
 
 @dataclass
@@ -589,6 +676,11 @@ class FineTuning:
     table: SymbolTable | None = None
     report: TransferReport | None = None
     frozen_rows: list[FrozenRows] = field(default_factory=list)
+    extend_vocabulary: list[str] = field(default_factory=list)
+    symbols_from_data: bool = False
+    restored: dict[str, Any] | None = None  # the record of the checkpoint being resumed, which rules
+    resumed_from: str | None = None
+    notice: str | None = None  # which flags were restored from the record (printed by prepare_model)
 
     @property
     def active(self) -> bool:
@@ -600,10 +692,16 @@ class FineTuning:
         return dict(config) if isinstance(config, Mapping) else {}
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace, model_name: str, config: dict) -> FineTuning:
+    def from_args(cls, args: argparse.Namespace, model_name: str, config: dict,
+                  resume: Mapping[str, Any] | None = None, resume_source: str = "checkpoint") -> FineTuning:
         """Read the flags and the warm-start checkpoint; update ``config`` where the model inherits from it:
         the symbol table (the checkpoint's, extended as asked) and, for a conditioned model, the speakers
-        and languages (the checkpoint's first, ids kept, then those of the training data)."""
+        and languages (the checkpoint's first, ids kept, then those of the training data).
+
+        ``resume``: the checkpoint this run resumes (read from ``resume_source``); when it records a
+        fine-tuning plan, that plan rules (see `resumed`)."""
+        if resume is not None and PLAN_KEY in resume:
+            return cls.resumed(args, model_name, config, resume, resume_source)
         source = _flag(args, "warm_start") or None
         ignore = list(_flag(args, "ignore_layers", []))
         freeze = list(_flag(args, "freeze", []))
@@ -619,7 +717,8 @@ class FineTuning:
         saved_name = checkpoint.get("model_name")
         if saved_name is not None and saved_name != model_name:
             raise FinetuneError(f"--warm-start {source} is a {saved_name} checkpoint, not {model_name}")
-        plan = cls(source=str(source), checkpoint=checkpoint, ignore=ignore, freeze=freeze)
+        plan = cls(source=str(source), checkpoint=checkpoint, ignore=ignore, freeze=freeze,
+                   extend_vocabulary=languages, symbols_from_data=from_data)
         if "n_symbols" not in config:
             if languages or from_data:
                 raise FinetuneError(f"--extend-vocabulary/--symbols-from-data: {model_name} has no symbol "
@@ -649,6 +748,49 @@ class FineTuning:
             config["symbols"] = table.to_list()
         return plan
 
+    @classmethod
+    def resumed(cls, args: argparse.Namespace, model_name: str, config: dict, checkpoint: Mapping[str, Any],
+                source: str) -> FineTuning:
+        """The plan ``checkpoint`` records (`record`), for resuming it: fine-tuning flags left out are
+        restored from the record, a flag that differs from it is a FinetuneError naming the recorded flags.
+
+        The warm-start checkpoint is not read again: ``config`` takes the symbol table, and merges the
+        speakers and languages, of the resumed checkpoint's config; the frozen rows are the recorded ones."""
+        saved_name = checkpoint.get("model_name")
+        if saved_name is not None and saved_name != model_name:
+            raise CheckpointError(f"{source} is a {saved_name} checkpoint, not {model_name}")
+        plan = _read_plan(checkpoint[PLAN_KEY], source)
+        given = _given_flags(args)
+        differing = [key for key, _ in _PLAN_FLAGS
+                     if given[key] and not _same_flag(key, given[key], plan[key])]
+        if differing:
+            raise FinetuneError(
+                f"{source} was trained with {plan_flags(plan) or 'no fine-tuning flags'}, but this run gives "
+                f"{plan_flags(given, differing)}: resume with exactly the recorded fine-tuning flags, or "
+                "leave them out to have them restored (another plan needs a new run: "
+                f"--warm-start {shlex.quote(source)})"
+            )
+        ft = cls(source=plan["warm_start"], ignore=plan["ignore_layers"], freeze=plan["freeze"],
+                 extend_vocabulary=plan["extend_vocabulary"], symbols_from_data=plan["symbols_from_data"],
+                 restored=plan, resumed_from=source)
+        restored = [key for key, _ in _PLAN_FLAGS if plan[key] and not given[key]]
+        if restored:
+            rows = "; ".join(f"{name} rows {_describe_rows(index)}"
+                             for name, index in plan["frozen_rows"].items())
+            ft.notice = (f"fine-tuning flags restored from {source}: {plan_flags(plan, restored)}"
+                         + (f" (frozen rows kept: {rows})" if rows else ""))
+        if plan["warm_start"] is not None:  # what from_args took from the warm-start checkpoint
+            saved = checkpoint.get("config")
+            saved = dict(saved) if isinstance(saved, Mapping) else {}
+            if "n_symbols" in config and "n_symbols" in saved:
+                config["n_symbols"] = saved["n_symbols"]
+                if "symbols" in saved:
+                    config["symbols"] = saved["symbols"]
+            if config.get("speakers") is not None:
+                config["speakers"] = merged_names(saved.get("speakers"), config["speakers"])
+                config["languages"] = merged_names(saved.get("languages"), config.get("languages"))
+        return ft
+
     def prepare_model(self, model: nn.Module, resuming: bool = False, verbose: bool = True) -> TransferReport:
         """Warm-start ``model`` (unless ``resuming``), freeze modules, set up frozen rows, print a report."""
         report = TransferReport(source=self.source or "")
@@ -657,19 +799,21 @@ class FineTuning:
             merges, aliases = self._merges(model)
             report = transfer_weights(model, self.checkpoint["state_dict"], self.ignore, merges, aliases,
                                       self.source or "checkpoint")
-        elif self.checkpoint is not None:
+        elif self.checkpoint is not None or (self.restored is not None and self.source is not None):
             report.skipped = True
         if self.freeze:
             report.frozen = freeze_modules(model, self.freeze)
             report.frozen_modules = list(self.freeze)
         params = dict(model.named_parameters())
-        if self.table is not None and self.base_table is not None:
+        if self.restored is not None:
+            self._restore_rows(report, params)
+        elif self.table is not None and self.base_table is not None:
             report.n_symbols = len(self.table)
             report.symbols_added = self.table.symbols[len(self.base_table):]
             if report.symbols_added and not matching_pattern(EMBEDDING_KEY, self.ignore + self.freeze):
                 self._freeze_rows(report, params[EMBEDDING_KEY], EMBEDDING_KEY, range(len(self.base_table)))
         speakers = list(getattr(model, "speakers", []) or [])
-        if self.source is not None and speakers:
+        if self.source is not None and speakers and self.restored is None:
             old = list(saved.get("speakers") or [])
             report.speakers_added = [n for n in speakers if n not in old]
             report.languages_added = [n for n in getattr(model, "languages", []) or []
@@ -682,9 +826,43 @@ class FineTuning:
                 self._freeze_rows(report, weight, SPEAKER_EMBEDDING_KEY, kept)
         self.report = report
         self.checkpoint = None if not saved else {"config": saved}  # the weights are in the model now
+        if verbose and self.notice:
+            print(self.notice)
         if verbose and self.active:
             print("\n".join(report.lines()))
         return report
+
+    def _restore_rows(self, report: TransferReport, params: Mapping[str, nn.Parameter]) -> None:
+        """The recorded frozen rows and vocabulary/speaker report of the checkpoint being resumed."""
+        plan = self.restored or {}
+        report.n_symbols = plan.get("n_symbols")
+        report.symbols_added = list(plan.get("symbols_added", []))
+        report.speakers_added = list(plan.get("speakers_added", []))
+        report.languages_added = list(plan.get("languages_added", []))
+        for name, rows in plan.get("frozen_rows", {}).items():
+            weight = params.get(name)
+            if weight is None or not weight.requires_grad:
+                raise FinetuneError(f"{self.resumed_from}: its fine-tuning record keeps rows of {name} "
+                                    "frozen, but the model has no such trained parameter")
+            self._freeze_rows(report, weight, name, rows)
+
+    def record(self) -> dict[str, Any]:
+        """The plan as training checkpoints keep it (under `PLAN_KEY`): the fine-tuning flags as given, the
+        frozen rows per parameter and what the vocabulary gained. Only strings, ints, bools, None, lists and
+        dicts, so ``torch.load(weights_only=True)`` reads it."""
+        report = self.report or TransferReport(source=self.source or "")
+        return {
+            "warm_start": self.source,
+            "ignore_layers": list(self.ignore),
+            "freeze": list(self.freeze),
+            "extend_vocabulary": list(self.extend_vocabulary),
+            "symbols_from_data": bool(self.symbols_from_data),
+            "frozen_rows": {rows.name: [int(r) for r in rows.index.tolist()] for rows in self.frozen_rows},
+            "n_symbols": report.n_symbols,
+            "symbols_added": list(report.symbols_added),
+            "speakers_added": list(report.speakers_added),
+            "languages_added": list(report.languages_added),
+        }
 
     def _freeze_rows(self, report: TransferReport, weight: nn.Parameter, name: str,
                      rows: Iterable[int]) -> None:

@@ -31,7 +31,7 @@ from common.checkpoint import (
 )
 from common.data import DatasetError, ShardedSampler
 from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
-from common.finetune import FineTuning, trainable_parameters
+from common.finetune import PLAN_KEY, FineTuning, trainable_parameters
 from common.models import ModelSpec, build_model
 
 
@@ -105,6 +105,28 @@ def check_config(checkpoint: dict, config: dict, model_name: str, source: str) -
             raise CheckpointError(f"{source}: model config differs from the flags: " + "; ".join(diffs))
 
 
+def check_optimizer_state(optimizer: torch.optim.Optimizer, state: dict, source: str) -> None:
+    """An optimizer state that does not fit the trainable parameters (another --freeze list when the
+    checkpoint was written) is an error naming the checkpoint, not a torch traceback or, worse, moments
+    applied to the wrong parameters."""
+    hint = "was it written with other --freeze flags? resume with those"
+    saved_groups = state.get("param_groups") if isinstance(state, dict) else None
+    if not isinstance(saved_groups, list):
+        raise CheckpointError(f"{source}: its optimizer state has no parameter groups")
+    saved_sizes = [len(group.get("params", [])) for group in saved_groups]
+    sizes = [len(group["params"]) for group in optimizer.param_groups]
+    if saved_sizes != sizes:
+        raise CheckpointError(f"{source}: its optimizer trains {sum(saved_sizes)} parameter tensors, this "
+                              f"run {sum(sizes)}; {hint}")
+    per_param = state.get("state", {})
+    for saved_group, group in zip(saved_groups, optimizer.param_groups, strict=True):
+        for key, param in zip(saved_group["params"], group["params"], strict=True):
+            for name, value in (per_param.get(key) or {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                    raise CheckpointError(f"{source}: its optimizer's {name} of shape {tuple(value.shape)} "
+                                          f"does not fit a parameter of shape {tuple(param.shape)}; {hint}")
+
+
 def resume_path(args: argparse.Namespace, model_name: str) -> Path | None:
     """The checkpoint to resume from: --checkpoint-path, else the `_last` one with --resume-from-last."""
     if args.checkpoint_path:
@@ -137,11 +159,14 @@ class Trainer:
         self.log = runlog.init_logger(self.output / args.log_file, rank=self.info.rank,
                                       tensorboard_dir=tb_dir)
         self.config = spec.model_config(args)
-        self.finetune = FineTuning.from_args(args, spec.name, self.config)  # may grow the symbol table
+        path = resume_path(args, spec.name)
+        checkpoint = load_checkpoint(path) if path is not None else None
+        # may grow the symbol table; a resumed checkpoint's fine-tuning record rules over the flags
+        self.finetune = FineTuning.from_args(args, spec.name, self.config, checkpoint, str(path or ""))
         self.model = build_model(spec, self.config, uniform_bn=not args.disable_uniform_initialize_bn_weight,
                                  args=args)
         self.model.to(self.device)
-        self.finetune.prepare_model(self.model, resuming=resume_path(args, spec.name) is not None,
+        self.finetune.prepare_model(self.model, resuming=path is not None,
                                     verbose=self.info.is_main)  # warm start, --freeze
         self.optimizer = torch.optim.Adam(trainable_parameters(self.model), lr=args.learning_rate,
                                           weight_decay=args.weight_decay)
@@ -151,9 +176,9 @@ class Trainer:
         self.criterion = spec.criterion(args)
         self.start_epoch = 0
         self.global_step = 0  # optimizer steps taken, across epochs and resumes
-        path = resume_path(args, spec.name)
         if path is not None:
-            self.resume(path)
+            self.resume(path, checkpoint)
+        del checkpoint
         self.ddp_model = self.model
         if self.info.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
@@ -167,12 +192,15 @@ class Trainer:
         self.n_skipped = 0
         self.n_nonfinite = 0
 
-    def resume(self, path: Path) -> None:
-        """Load model, optimizer, scaler, epoch and this rank's RNG state."""
-        checkpoint = load_checkpoint(path)
+    def resume(self, path: Path, checkpoint: dict | None = None) -> None:
+        """Load model, optimizer, scaler, epoch and this rank's RNG state (from ``checkpoint``, the contents
+        of ``path``, when it was read already)."""
+        if checkpoint is None:
+            checkpoint = load_checkpoint(path)
         check_config(checkpoint, self.config, self.spec.name, str(path))
         load_model_state(self.model, checkpoint["state_dict"], str(path))
         if "optimizer" in checkpoint:
+            check_optimizer_state(self.optimizer, checkpoint["optimizer"], str(path))
             self.optimizer.load_state_dict(checkpoint["optimizer"])
         if "scaler" in checkpoint and self.scaler.is_enabled():
             self.scaler.load_state_dict(checkpoint["scaler"])
@@ -283,6 +311,7 @@ class Trainer:
                 "rng": states,
                 "sampler": {"seed": self.args.seed or 0, "next_epoch": epoch + 1},
                 "world_size": self.info.world_size,
+                PLAN_KEY: self.finetune.record(),  # resumes follow it (common/finetune.py)
             }
             if self.scaler.is_enabled():
                 state["scaler"] = self.scaler.state_dict()

@@ -3,6 +3,7 @@ and the issue-7 end-to-end run (English model fine-tuned on Korean with an exten
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,14 @@ from common.finetune import (
     CopyBlocks,
     CopyRows,
     FinetuneError,
+    FineTuning,
     FrozenRows,
     checkpoint_symbol_table,
     conditioning_merges,
     extend_symbol_table,
     freeze_modules,
     matching_pattern,
+    plan_flags,
     trainable_parameters,
     transfer_weights,
 )
@@ -396,3 +399,151 @@ def test_single_speaker_checkpoint_to_multi_speaker_and_a_new_speaker(en_ko_corp
     new_rows = after["state_dict"]["speaker_embedding.weight"]
     assert new_rows.shape == (2, 4) and torch.equal(new_rows[0], old_rows[0])
     assert torch.equal(after["state_dict"]["embedding.weight"][:148], english["embedding.weight"])
+
+
+# ------------------------------------------------------------------------- resuming a fine-tuning run
+
+def korean_args(corpus: Path, out: Path, epochs: int, *extra: str) -> list[str]:
+    return run_args(corpus, out, "ko", epochs, "--text-cleaners", "korean_cleaners", "--weight-decay", "1e-3",
+                    *extra)
+
+
+def run_errors(capsys: pytest.CaptureFixture) -> list[str]:
+    """The one-line errors run.main printed; fails on a traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return [line for line in err.splitlines() if line.startswith("run.py: error")]
+
+
+def test_plan_flags_and_malformed_records():
+    plan = {"warm_start": "my runs/en.pt", "ignore_layers": ["decoder.linear_projection.*"], "freeze": [],
+            "extend_vocabulary": ["ko", "fr"], "symbols_from_data": True}
+    assert plan_flags(plan) == ("--warm-start 'my runs/en.pt' --extend-vocabulary ko fr --symbols-from-data "
+                                "--ignore-layers 'decoder.linear_projection.*'")
+    assert plan_flags(plan, ["freeze", "symbols_from_data"]) == "--symbols-from-data"
+    assert plan_flags({"freeze": []}) == ""
+    args = argparse.Namespace(warm_start=None, ignore_layers=[], freeze=[], extend_vocabulary=[],
+                              symbols_from_data=False)
+    for record, what in (({"frozen_rows": {"embedding.weight": "0-147"}}, "frozen_rows is not a dict"),
+                         ({"freeze": "encoder"}, "freeze is not a list of strings"),
+                         (["encoder"], "a list, not a dict")):
+        with pytest.raises(FinetuneError, match=rf"^x\.pt: malformed fine-tuning record \('finetune'\): "
+                                                rf"{what}"):
+            FineTuning.from_args(args, "Tacotron2", {}, {"state_dict": {}, "finetune": record}, "x.pt")
+
+
+def test_resume_without_finetuning_flags_restores_the_plan_bitwise(en_ko_corpus, english_checkpoint, tmp_path,
+                                                                    capsys):
+    """--resume-from-last alone: the checkpoint's recorded plan (warm start, new symbols with frozen rows,
+    frozen postnet) is restored, and the result is bitwise that of the uninterrupted run."""
+    plan = ["--warm-start", str(english_checkpoint), "--extend-vocabulary", "ko", "--freeze", "postnet"]
+    full, split = tmp_path / "full", tmp_path / "split"
+    assert run.main(korean_args(en_ko_corpus, full, 2, *plan)) == 0
+    assert run.main(korean_args(en_ko_corpus, split, 1, *plan)) == 0
+    record = last(split)["finetune"]
+    jamo = SymbolTable(last(split)["config"]["symbols"]).symbols[148:]
+    assert record == {"warm_start": str(english_checkpoint), "ignore_layers": [], "freeze": ["postnet"],
+                      "extend_vocabulary": ["ko"], "symbols_from_data": False,
+                      "frozen_rows": {"embedding.weight": list(range(148))}, "n_symbols": 215,
+                      "symbols_added": jamo, "speakers_added": [], "languages_added": []}
+    capsys.readouterr()
+
+    assert run.main(korean_args(en_ko_corpus, split, 2, "--resume-from-last")) == 0
+    out = capsys.readouterr().out.splitlines()
+    ckpt = split / "checkpoint_Tacotron2_1.pt"
+    assert [line for line in out if "restored" in line] == [
+        f"fine-tuning flags restored from {split / 'checkpoint_Tacotron2_last.pt'}: --warm-start "
+        f"{english_checkpoint} --extend-vocabulary ko --freeze postnet "
+        "(frozen rows kept: embedding.weight rows 0-147)"]
+    assert f"warm start: {english_checkpoint} not loaded: resuming from a checkpoint instead" in out
+    resumed, final = torch.load(ckpt, weights_only=True), last(full)
+    assert resumed["epoch"] == final["epoch"] == 1 and resumed["iteration"] == final["iteration"] == 4
+    for name, value in final["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][name]), name
+    for index, state in final["optimizer"]["state"].items():  # the same Adam moments, postnet left out
+        for key, value in state.items():
+            assert torch.equal(value, resumed["optimizer"]["state"][index][key]), (index, key)
+    english = torch.load(english_checkpoint, weights_only=True)["state_dict"]
+    rows = resumed["state_dict"]["embedding.weight"]
+    assert torch.equal(rows[:148], english["embedding.weight"])
+    epoch0 = torch.load(split / "checkpoint_Tacotron2_0.pt", weights_only=True)["state_dict"]
+    assert not torch.equal(rows[148:], epoch0["embedding.weight"][148:])  # the new rows train on
+    postnet = [name for name in english if name.startswith("postnet.")]
+    assert len(postnet) == 14 and all(torch.equal(resumed["state_dict"][n], english[n]) for n in postnet)
+    assert resumed["finetune"] == record
+    # partly given flags are kept, the rest restored; the same result again
+    assert run.main(korean_args(en_ko_corpus, split, 2, "--checkpoint-path",
+                                str(split / "checkpoint_Tacotron2_0.pt"), "--freeze", "postnet")) == 0
+    out = capsys.readouterr().out
+    assert f"--warm-start {english_checkpoint} --extend-vocabulary ko (frozen rows kept" in out
+    for name, value in final["state_dict"].items():
+        assert torch.equal(value, last(split)["state_dict"][name]), name
+
+
+def test_resume_with_other_finetuning_flags_is_a_one_line_error(en_ko_corpus, english_checkpoint, tmp_path,
+                                                                capsys):
+    plan = ["--warm-start", str(english_checkpoint), "--extend-vocabulary", "ko", "--freeze", "postnet"]
+    out = tmp_path / "ko"
+    assert run.main(korean_args(en_ko_corpus, out, 1, *plan)) == 0
+    before = last(out)
+    capsys.readouterr()
+    recorded = f"--warm-start {english_checkpoint} --extend-vocabulary ko --freeze postnet"
+    other = tmp_path / "other.pt"
+    for extra, given in ((["--freeze", "encoder"], "--freeze encoder"),
+                         (["--freeze", "postnet", "encoder"], "--freeze postnet encoder"),
+                         (["--ignore-layers", "embedding.weight"], "--ignore-layers embedding.weight"),
+                         ([*plan, "--symbols-from-data"], "--symbols-from-data"),
+                         (["--warm-start", str(other), "--extend-vocabulary", "ko"], f"--warm-start {other}"),
+                         (["--extend-vocabulary", "ko", "fr"], "--extend-vocabulary ko fr")):
+        assert run.main(korean_args(en_ko_corpus, out, 2, "--resume-from-last", *extra)) == 1, extra
+        ckpt = out / "checkpoint_Tacotron2_last.pt"
+        assert run_errors(capsys) == [
+            f"run.py: error (rank 0): {ckpt} was trained with {recorded}, but this run gives {given}: resume "
+            "with exactly the recorded fine-tuning flags, or leave them out to have them restored (another "
+            f"plan needs a new run: --warm-start {ckpt})"], extra
+    after = last(out)  # nothing trained, nothing written
+    assert after["epoch"] == 0 and all(torch.equal(v, after["state_dict"][k])
+                                       for k, v in before["state_dict"].items())
+    # a run without fine-tuning flags records that too: --freeze cannot be added on resume
+    assert last(english_checkpoint.parent)["finetune"]["freeze"] == []
+    assert run.main(run_args(en_ko_corpus, tmp_path / "en", "en", 4, "--checkpoint-path",
+                             str(english_checkpoint), "--freeze", "encoder")) == 1
+    assert run_errors(capsys)[0].startswith(
+        f"run.py: error (rank 0): {english_checkpoint} was trained with no fine-tuning flags, but this run "
+        "gives --freeze encoder: ")
+
+
+def test_checkpoint_without_a_plan_record_resumes_from_the_flags(en_ko_corpus, english_checkpoint, tmp_path,
+                                                                 capsys):
+    """Checkpoints written before the record existed resume as before (with the flags), and an optimizer
+    state that does not fit other --freeze flags is a one-line error instead of a torch traceback."""
+    plan = ["--warm-start", str(english_checkpoint), "--freeze", "decoder.gate_layer"]
+    full, split, old = tmp_path / "full", tmp_path / "split", tmp_path / "old"
+    assert run.main(run_args(en_ko_corpus, full, "en", 2, *plan)) == 0
+    assert run.main(run_args(en_ko_corpus, split, "en", 1, *plan)) == 0
+    checkpoint = torch.load(split / "checkpoint_Tacotron2_0.pt", weights_only=True)
+    del checkpoint["finetune"]
+    old.mkdir()
+    torch.save(checkpoint, old / "checkpoint_Tacotron2_0.pt")
+    resume = ["--checkpoint-path", str(old / "checkpoint_Tacotron2_0.pt")]
+    capsys.readouterr()
+
+    warm = ["--warm-start", str(english_checkpoint)]
+    assert run.main(run_args(en_ko_corpus, old, "en", 2, *resume, *warm)) == 1
+    n = len(checkpoint["optimizer"]["param_groups"][0]["params"])
+    assert run_errors(capsys) == [
+        f"run.py: error (rank 0): {old / 'checkpoint_Tacotron2_0.pt'}: its optimizer trains {n} parameter "
+        f"tensors, this run {n + 2}; was it written with other --freeze flags? resume with those"]
+    # as many tensors frozen, other shapes: caught before Adam's moments land on the wrong parameters
+    assert run.main(run_args(en_ko_corpus, old, "en", 2, *resume, *warm,
+                             "--freeze", "decoder.linear_projection")) == 1
+    errors = run_errors(capsys)
+    assert len(errors) == 1 and "its optimizer's exp_avg of shape" in errors[0]
+    assert errors[0].endswith("; was it written with other --freeze flags? resume with those")
+
+    assert run.main(run_args(en_ko_corpus, old, "en", 2, *resume, *plan)) == 0  # the same flags: as before
+    resumed, final = last(old), last(full)
+    assert resumed["epoch"] == 1
+    for name, value in final["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][name]), name
+    assert resumed["finetune"]["freeze"] == ["decoder.gate_layer"]  # from now on, the plan is recorded
