@@ -25,7 +25,8 @@ from common.export import (
     script_waveglow,
 )
 from tacotron2.layers import lengths_to_mask
-from tacotron2.model import DecoderState, Tacotron2
+from tacotron2.model import DecoderState, Encoder, Tacotron2
+from tacotron2.multilingual import MultilingualTacotron2
 from waveglow.model import WaveGlow
 
 ort = pytest.importorskip("onnxruntime")
@@ -72,7 +73,7 @@ def text_batch(lengths=(7, 4, 5), seed: int = 1) -> tuple[torch.Tensor, torch.Te
     return text, torch.tensor(lengths)
 
 
-def _gate_threshold_splitting(model: Tacotron2, text, lengths) -> float:
+def _gate_threshold_splitting(model: Tacotron2, text, lengths, **ids) -> float:
     """A gate threshold under which the batch's items stop at as many different steps as possible, as
     late as possible (so the recurrence runs for a while).
 
@@ -83,7 +84,7 @@ def _gate_threshold_splitting(model: Tacotron2, text, lengths) -> float:
     model.decoder.early_stopping = False
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no item stops: MaxDecoderStepsWarning
-        memory = model.encode(text, lengths)
+        memory = model.encode(text, lengths, **ids)
         _, gates, _, _ = model.decoder.infer(memory, lengths)
     model.decoder.early_stopping = True
     probs = torch.sigmoid(gates.double())
@@ -135,11 +136,11 @@ def onnx_tacotron2(tacotron2, tmp_path_factory) -> list[Path]:
     return export_tacotron2_onnx(tacotron2, tmp_path_factory.mktemp("t2onnx"))
 
 
-def eager_infer(model: Tacotron2, text, lengths, seed: int):
+def eager_infer(model: Tacotron2, text, lengths, seed: int, **ids):
     torch.manual_seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model.infer(text, lengths)
+        return model.infer(text, lengths, **ids)
 
 
 # ---------------------------------------------------------------------------------------------- TorchScript
@@ -425,3 +426,221 @@ def test_shell_wrapper_exports_fp16_torchscript(waveglow, tmp_path) -> None:
         want = waveglow.infer(mel, z=z)
     assert got.dtype == torch.float16
     assert max_err(got.float(), want) <= 2e-2 * max(1.0, want.abs().max().item())
+
+
+# ---------------------------------------------------------------------------------------------- multi-speaker
+
+
+ML_SPEAKERS, ML_LANGUAGES = ["ann", "bob", "cid"], ["en", "de"]
+# variant -> MultilingualTacotron2 keywords: the reference encoder with speaker ids only, and each encoder
+# type (the separate one with no language embedding: languages act only through the encoders).
+ML_VARIANTS = {
+    "speakers": dict(speaker_embedding_dim=4),
+    "shared": dict(speaker_embedding_dim=4, language_embedding_dim=3, speaker_classifier_hidden_dim=5),
+    "separate": dict(speaker_embedding_dim=4, encoder_type="separate"),
+    "generated": dict(speaker_embedding_dim=4, language_embedding_dim=3, encoder_type="generated",
+                      generator_bottleneck_dim=4),
+}
+# Per-symbol language ids for text_batch() (lengths 7, 4, 5): item 0 switches twice, item 1 once, item 2
+# only inside its padding (which must not count as a span).
+CODE_SWITCHED = torch.tensor([[0, 0, 1, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1, 1]])
+
+
+def ml_config(variant: str) -> dict:
+    return {**T2_CONFIG, "speakers": ML_SPEAKERS, "languages": ML_LANGUAGES, **ML_VARIANTS[variant]}
+
+
+def ml_ids(variant: str, speakers, languages) -> dict:
+    """infer keywords: speaker ids always, language ids where the variant uses languages."""
+    ids = {"speaker_ids": torch.as_tensor(speakers)}
+    if variant != "speakers":
+        ids["language_ids"] = torch.as_tensor(languages)
+    return ids
+
+
+# Id sets whose outputs must match eager: one speaker and language per item; other speakers with
+# code-switched per-symbol language ids; one speaker id and one language id for the whole batch.
+ID_SETS = [([0, 1, 2], [0, 1, 0]), ([2, 0, 1], CODE_SWITCHED), ([1], [1])]
+
+
+def build_ml_model(variant: str) -> MultilingualTacotron2:
+    """Tiny multi-speaker multilingual Tacotron 2, gate threshold split as for `tacotron2`."""
+    torch.manual_seed(0)
+    model = MultilingualTacotron2(**ml_config(variant)).eval()
+    with torch.no_grad():
+        model.decoder.gate_layer.linear_layer.weight.mul_(-8.0)
+        for bn in model.modules():
+            if isinstance(bn, torch.nn.BatchNorm1d):
+                bn.running_mean.uniform_(-0.2, 0.2)
+                bn.running_var.uniform_(0.5, 1.5)
+    model.decoder.prenet.p_dropout = 0.0
+    text, lengths = text_batch()
+    ids = ml_ids(variant, *ID_SETS[0])
+    model.decoder.gate_threshold = _gate_threshold_splitting(model, text, lengths, **ids)
+    model.decoder.prenet.p_dropout = 0.5
+    return model
+
+
+@pytest.fixture(scope="module", params=list(ML_VARIANTS))
+def ml_model(request) -> tuple[str, MultilingualTacotron2]:
+    return request.param, build_ml_model(request.param)
+
+
+def _differs(a, b) -> bool:
+    return tuple(a.shape) != tuple(b.shape) or max_err(a, b) > 1e-3
+
+
+def test_torchscript_conditioned_matches_eager(ml_model, tmp_path) -> None:
+    """Speaker and language ids are inputs of the scripted infer; with the same seed (prenet dropout on)
+    it equals eager `MultilingualTacotron2.infer` for each id set, and different ids change the output."""
+    variant, model = ml_model
+    loaded = load_torchscript(save_torchscript(script_tacotron2(model), tmp_path / "t2.pt"))
+    assert loaded.speakers == ML_SPEAKERS and loaded.languages == ML_LANGUAGES
+    text, lengths = text_batch()
+    outputs = []
+    for speakers, languages in ID_SETS:
+        ids = ml_ids(variant, speakers, languages)
+        want_mel, want_len, want_align = eager_infer(model, text, lengths, seed=3, **ids)
+        torch.manual_seed(3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mel, mel_len, align = loaded.infer(text, lengths, **ids)
+        assert torch.equal(mel_len, want_len)
+        assert max_err(mel, want_mel) <= 1e-5 and max_err(align, want_align) <= 1e-5
+        outputs.append(mel)
+        if len(outputs) == 1:
+            assert len(set(want_len.tolist())) > 1  # the threshold splits the batch: postnet masking acts
+    assert _differs(outputs[0], outputs[1])
+
+    def run(speakers, languages):
+        torch.manual_seed(3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return loaded(text, lengths, **ml_ids(variant, speakers, languages))[0]
+
+    # The ids really act: one speaker (or language) against another, all else equal.
+    assert _differs(run([0], [0]), run([1], [0]))
+    if variant != "speakers":
+        assert _differs(run([0], [0]), run([0], [1]))
+    with pytest.raises(torch.jit.Error, match="this model has 3 speakers"):
+        loaded.infer(text, lengths)
+    with pytest.raises(torch.jit.Error, match=r"speaker_ids must lie in \[0, 2\]"):
+        loaded.infer(text, lengths, **ml_ids(variant, [0, 3, 1], [0]))
+    if variant == "speakers":
+        with pytest.raises(torch.jit.Error, match="uses no languages"):
+            loaded.infer(text, lengths, torch.tensor([0]), torch.tensor([0]))
+    else:
+        with pytest.raises(torch.jit.Error, match="language_ids must have shape"):
+            loaded.infer(text, lengths, **ml_ids(variant, [0], [[0, 1]]))
+
+
+def test_onnx_conditioned_matches_eager(ml_model, tmp_path) -> None:
+    """The encoder graph takes the ids and outputs eager `encode`'s conditioned memory; the runner matches
+    seeded eager synthesis for each id set (code-switched separate encoders: span by span)."""
+    variant, model = ml_model
+    paths = export_tacotron2_onnx(model, tmp_path)
+    runner = OnnxTacotron2(*paths)
+    names = [item.name for item in runner.encoder.get_inputs()]
+    language_rank = {"speakers": None, "shared": 2, "separate": 1, "generated": 2}[variant]
+    assert names == ["text", "input_lengths", "speaker_ids"] + (["language_ids"] if language_rank else [])
+    if language_rank:
+        assert len(runner.encoder.get_inputs()[3].shape) == language_rank
+    assert runner.speakers == ML_SPEAKERS and runner.languages == ML_LANGUAGES
+    assert runner.meta["memory_dim"] == model.decoder.memory_dim > T2_CONFIG["encoder_embedding_dim"]
+
+    # The encoder graph alone, at another batch and length than traced, equals eager encode (all rows).
+    text, lengths = text_batch()
+    for speakers, languages in ID_SETS[:2]:
+        if variant == "separate" and torch.as_tensor(languages).dim() == 2:
+            continue  # its graph encodes single-language items; the runner splits (checked below)
+        ids = ml_ids(variant, speakers, languages)
+        feed = {"text": text.numpy(), "input_lengths": lengths.numpy(),
+                "speaker_ids": ids["speaker_ids"].numpy()}
+        if language_rank:
+            languages = ids["language_ids"]
+            if language_rank == 2 and languages.dim() == 1:
+                languages = languages.unsqueeze(1).expand(-1, text.size(1))
+            feed["language_ids"] = np.ascontiguousarray(languages.numpy())
+        memory, processed, mask = runner.encoder.run(None, feed)
+        with torch.no_grad():
+            want = model.encode(text, lengths, **ids)
+            want_processed = model.decoder.attention_layer.memory_layer(want)
+        assert max_err(memory, want) <= 1e-5 and max_err(processed, want_processed) <= 1e-5
+        assert np.array_equal(mask, lengths_to_mask(lengths, text.size(1)).numpy())
+
+    outputs = []
+    for speakers, languages in ID_SETS:
+        ids = ml_ids(variant, speakers, languages)
+        want_mel, want_len, want_align = eager_infer(model, text, lengths, seed=9, **ids)
+        torch.manual_seed(9)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mel, mel_len, align = runner.infer(text, input_lengths=lengths, **ids)
+        assert np.array_equal(mel_len, want_len.numpy())
+        assert max_err(mel, want_mel) <= 1e-4 and max_err(align, want_align) <= 1e-4
+        outputs.append(torch.from_numpy(mel))
+    assert _differs(outputs[0], outputs[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = runner.infer(text, input_lengths=lengths, prenet_dropout=0.0, **ml_ids(variant, [0], [0]))[0]
+        other = runner.infer(text, input_lengths=lengths, prenet_dropout=0.0, **ml_ids(variant, [2], [0]))[0]
+    assert _differs(torch.from_numpy(one), torch.from_numpy(other))
+    with pytest.raises(ExportError, match="this model has 3 speakers"):
+        runner.infer(text, input_lengths=lengths)
+    with pytest.raises(ExportError, match=r"speaker_ids must lie in \[0, 2\]"):
+        runner.infer(text, input_lengths=lengths, **ml_ids(variant, [0, 1, 3], [0]))
+    if variant == "speakers":
+        with pytest.raises(ExportError, match="uses no languages"):
+            runner.infer(text, input_lengths=lengths, speaker_ids=[0], language_ids=[0])
+
+
+@pytest.mark.parametrize("variant", ["separate", "generated"])
+def test_cli_exports_conditioned_checkpoint(variant, tmp_path) -> None:
+    """`python -m common.export` rebuilds a MultilingualTacotron2 from its checkpoint config and writes
+    exports that take the ids (TorchScript through a subprocess, ONNX through main)."""
+    model = build_ml_model(variant)
+    config = {**ml_config(variant), "gate_threshold": model.decoder.gate_threshold}
+    ckpt = _save(tmp_path / "ml.pt", "Tacotron2", model, config)
+    command = [sys.executable, "-m", "common.export", "torchscript", "--tacotron2", str(ckpt), "-o",
+               str(tmp_path / "ts")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert export.main(["onnx", "--tacotron2", str(ckpt), "-o", str(tmp_path / "onnx")]) == 0
+    scripted = load_torchscript(tmp_path / "ts" / "tacotron2_torchscript.pt")
+    runner = OnnxTacotron2(*(tmp_path / "onnx" / name for name in export.ONNX_TACOTRON2_FILES))
+    text, lengths = text_batch()
+    ids = ml_ids(variant, [2, 1, 0], CODE_SWITCHED)
+    want_mel, want_len, _ = eager_infer(model, text, lengths, seed=6, **ids)
+    torch.manual_seed(6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mel, mel_len, _ = scripted.infer(text, lengths, **ids)
+        torch.manual_seed(6)
+        onnx_mel, onnx_len, _ = runner.infer(text, input_lengths=lengths, **ids)
+    assert torch.equal(mel_len, want_len) and max_err(mel, want_mel) <= 1e-5
+    assert np.array_equal(onnx_len, want_len.numpy()) and max_err(onnx_mel, want_mel) <= 1e-4
+
+
+def test_export_rejects_unknown_conditioning(tmp_path) -> None:
+    """A model overriding the hooks, or an encoder class without an export wrapper, is a clear ExportError."""
+
+    class OwnHooks(MultilingualTacotron2):
+        def condition(self, memory, text_ids, speaker_ids=None, language_ids=None):
+            return memory * 2.0
+
+    class OwnEncoder(Encoder):
+        pass
+
+    own_hooks = OwnHooks(**ml_config("speakers")).eval()
+    own_encoder = MultilingualTacotron2(**ml_config("speakers")).eval()
+    encoder = own_encoder.encoder
+    own_encoder.encoder = OwnEncoder(2, 16, 3, 16)
+    own_encoder.encoder.load_state_dict(encoder.state_dict())
+    with pytest.raises(ExportError, match="OwnHooks overrides the conditioning hooks"):
+        script_tacotron2(own_hooks)
+    with pytest.raises(ExportError, match="OwnHooks overrides the conditioning hooks"):
+        export_tacotron2_onnx(own_hooks, tmp_path)
+    with pytest.raises(ExportError, match="cannot export the encoder OwnEncoder"):
+        script_tacotron2(own_encoder)
+    with pytest.raises(ExportError, match="cannot export the encoder OwnEncoder"):
+        export_tacotron2_onnx(own_encoder, tmp_path)
