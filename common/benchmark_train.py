@@ -48,7 +48,48 @@ def benchmark_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group.add_argument("--repeats", type=int, default=5, help="timed repeats (the median is reported)")
     group.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     group.add_argument("--sigma-infer", type=float, default=0.9, help="WaveGlow inference sigma")
+    group.add_argument("--n-speakers", type=int, default=4,
+                       help="Tacotron 2 with conditioning flags (--speaker-embedding-dim etc.): synthetic "
+                            "speakers; each item gets a random one")
+    group.add_argument("--n-languages", type=int, default=2,
+                       help="the same for languages (synthetic names, the default symbol table)")
     return parser
+
+
+def conditioned(spec: ModelSpec, args: argparse.Namespace) -> bool:
+    """Whether the flags ask for a multi-speaker/multilingual Tacotron 2."""
+    if spec.name != "Tacotron2":
+        return False
+    from tacotron2.arg_parser import is_conditioned
+
+    return is_conditioned(args)
+
+
+def benchmark_config(spec: ModelSpec, args: argparse.Namespace) -> dict:
+    """The model config of the flags. A conditioned Tacotron 2 gets --n-speakers / --n-languages synthetic
+    speakers and languages and the default symbol table instead of the maps of --training-files."""
+    if not conditioned(spec, args):
+        return spec.model_config(args)
+    from common.text.symbols import SymbolTable
+    from tacotron2.arg_parser import model_config
+    from tacotron2.data_function import Vocabulary
+
+    if args.n_speakers < 1 or args.n_languages < 1:
+        raise ValueError("--n-speakers and --n-languages must be >= 1")
+    vocabulary = Vocabulary(speakers=[f"speaker{i}" for i in range(args.n_speakers)],
+                            languages=[f"language{i}" for i in range(args.n_languages)],
+                            symbols=SymbolTable.default().to_list())
+    return model_config(args, vocabulary)
+
+
+def conditioning_ids(spec: ModelSpec, args: argparse.Namespace, device: torch.device,
+                     generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """(speaker_ids, language_ids) drawn for a conditioned Tacotron 2 batch, else ()."""
+    if not conditioned(spec, args):
+        return ()
+    speakers = torch.randint(0, args.n_speakers, (args.batch_size,), generator=generator)
+    languages = torch.randint(0, args.n_languages, (args.batch_size,), generator=generator)
+    return speakers.to(device), languages.to(device)
 
 
 def build_parser(model_name: str) -> argparse.ArgumentParser:
@@ -76,7 +117,11 @@ def synthetic_batch(spec: ModelSpec, args: argparse.Namespace, device: torch.dev
         text, mel, gate = text.to(device), mel.to(device), gate.to(device)
         text_lengths, out_lengths = text_lengths.to(device), out_lengths.to(device)
         x = (text, text_lengths, mel, mel_len, out_lengths)
-        return x, (mel, gate, out_lengths, text_lengths), b * mel_len
+        y = (mel, gate, out_lengths, text_lengths)
+        ids = conditioning_ids(spec, args, device, generator)
+        if ids:  # a conditioned model: x gains (speaker_ids, language_ids), y the speaker targets
+            x, y = (*x, *ids), (*y, ids[0])
+        return x, y, b * mel_len
     segment = args.segment_length
     frames = segment // args.hop_length + 1
     audio = (torch.rand(b, segment, generator=generator) * 2 - 1) * 0.5
@@ -116,7 +161,7 @@ def make_step(spec: ModelSpec, args: argparse.Namespace, device: torch.device,
               impl: str) -> tuple[Callable[[], None], int]:
     """A model built from the seed (the same weights for every impl) and one timed step: (step, items)."""
     torch.manual_seed(args.seed or 0)
-    model = build_model(spec, spec.model_config(args)).to(device)
+    model = build_model(spec, benchmark_config(spec, args)).to(device)
     generator = torch.Generator().manual_seed(args.seed or 0)
     autocast = (torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16)
                 if args.amp else contextlib.nullcontext())
@@ -151,11 +196,12 @@ def make_step(spec: ModelSpec, args: argparse.Namespace, device: torch.device,
         text = torch.randint(1, args.n_symbols, (args.batch_size, args.text_length), generator=generator)
         text = text.to(device)
         lengths = torch.full((args.batch_size,), args.text_length, dtype=torch.long, device=device)
+        ids = conditioning_ids(spec, args, device, generator)
 
         def step() -> None:
             with autocast, warnings.catch_warnings():
                 warnings.simplefilter("ignore", MaxDecoderStepsWarning)  # expected: fixed-length run
-                model.infer(text, lengths)
+                model.infer(text, lengths, *ids)
         return step, args.batch_size * steps * r
 
     model.train()
@@ -244,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(spec.name).parse_args(argv)
     if args.repeats < 1 or args.warmup < 0:
         print("benchmark_train: error: --repeats must be >= 1 and --warmup >= 0", file=sys.stderr)
+        return 2
+    if args.n_speakers < 1 or args.n_languages < 1:
+        print("benchmark_train: error: --n-speakers and --n-languages must be >= 1", file=sys.stderr)
         return 2
     log = runlog.init_logger(Path(args.output) / args.log_file, stdout=False)
     log.log_parameters({"model_name": spec.name, **vars(args)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def tacotron2_parser(parent: argparse.ArgumentParser, add_help: bool = False) -> argparse.ArgumentParser:
@@ -192,20 +193,21 @@ MODEL_KEYS = (
 )
 
 
-def model_config(args: argparse.Namespace) -> dict:
+def model_config(args: argparse.Namespace, vocabulary: Any = None) -> dict:
     """The Tacotron2 constructor keywords (the checkpoint's `config`) from parsed flags.
 
     Default flags give exactly the reference keywords (the plain `Tacotron2`). Conditioned runs add the
-    `MultilingualTacotron2` keywords, with the speaker, language and symbol maps read from
-    --training-files (`tacotron2.data_function.build_vocabulary`); a teacher-forcing schedule alone adds
-    the extension keys at their defaults (same weights as the reference, the decoder that can be fed its
-    own output).
+    `MultilingualTacotron2` keywords, with the speaker, language and symbol maps of `vocabulary` (a
+    `tacotron2.data_function.Vocabulary`), by default read from --training-files (`build_vocabulary`);
+    a teacher-forcing schedule alone adds the extension keys at their defaults (same weights as the
+    reference, the decoder that can be fed its own output).
     """
     config = {key: getattr(args, key) for key in MODEL_KEYS}
     if is_conditioned(args):
         from tacotron2.data_function import build_vocabulary
 
-        vocabulary = build_vocabulary(args.training_files, args.text_cleaners)
+        if vocabulary is None:
+            vocabulary = build_vocabulary(args.training_files, args.text_cleaners)
         classifier = args.speaker_classifier_hidden_dim if args.speaker_classifier_weight > 0 else 0
         config.update(
             n_symbols=len(vocabulary.symbols), symbols=vocabulary.symbols, speakers=vocabulary.speakers,

@@ -1,6 +1,7 @@
 """The throughput benchmark: consistent numbers in its nvlog, for each model and mode."""
 
 import pytest
+import torch
 
 from common import benchmark_train
 from common.log_reader import read_nvlog, summary
@@ -36,3 +37,36 @@ def test_benchmark_rejects_bad_arguments(tmp_path, capsys):
     assert benchmark_train.main(["-m", "Nope"]) == 2
     assert "choose one of" in capsys.readouterr().err
     assert benchmark_train.main(["-m", "Tacotron2", "-o", str(tmp_path), "--repeats", "0"]) == 2
+    assert benchmark_train.main(["-m", "Tacotron2", "-o", str(tmp_path), "--speaker-embedding-dim", "4",
+                                 "--n-speakers", "0"]) == 2
+    assert "--n-speakers and --n-languages must be >= 1" in capsys.readouterr().err
+
+
+CONDITIONED = ["--speaker-embedding-dim", "4", "--language-embedding-dim", "3", "--n-speakers", "3",
+               "--n-languages", "2"]
+
+
+@pytest.mark.parametrize("mode", ["train", "infer"])
+@pytest.mark.parametrize("extra", [[], ["--encoder-type", "separate", "--speaker-classifier-weight", "0.1"]])
+def test_conditioning_flags_benchmark_a_multilingual_model_without_filelists(tmp_path, capsys, mode, extra):
+    """Conditioning flags build the multi-speaker model with synthetic speakers and languages (no
+    --training-files needed) and feed it speaker and language ids, for both implementations."""
+    argv = ["-m", "Tacotron2", "--mode", mode, "-o", str(tmp_path), "--cpu", "--batch-size", "2",
+            "--warmup", "0", "--repeats", "1", "--compare-impl",
+            "--training-files", str(tmp_path / "none.txt"),
+            *TINY["Tacotron2"], *CONDITIONED, *extra]
+    args = benchmark_train.build_parser("Tacotron2").parse_args(argv[2:])
+    spec = benchmark_train.get_model_spec("Tacotron2")
+    config = benchmark_train.benchmark_config(spec, args)
+    assert config["speakers"] == ["speaker0", "speaker1", "speaker2"]
+    assert config["languages"] == ["language0", "language1"] and config["n_symbols"] == 148
+    model = benchmark_train.build_model(spec, config)
+    assert type(model).__name__ == "MultilingualTacotron2" and len(model.speakers) == 3
+    generator = torch.Generator().manual_seed(0)
+    x, y, _ = benchmark_train.synthetic_batch(spec, args, torch.device("cpu"), generator)
+    assert len(x) == 7 and torch.equal(y[-1], x[5])
+    assert x[5].max() < 3 and x[6].max() < 2
+    assert benchmark_train.main(argv) == 0
+    result = summary(read_nvlog(tmp_path / "nvlog_benchmark.json"))
+    assert result["speedup_fast_over_eager"] > 0
+    assert "fast / eager throughput" in capsys.readouterr().out
