@@ -173,7 +173,7 @@ infer() {
 torchscript() {
     for t in $THREADS; do
         python - "$t" "$SIZE" <<'EOF'
-"""Synthesis latency at batch 1: eager loop, the TorchScript loop of common/export.py, the fast decoder."""
+"""Synthesis latency at batch 1: eager loop, the TorchScript loop of common/export/, the fast decoder."""
 import statistics
 import sys
 import time

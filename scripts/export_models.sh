@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Export trained checkpoints for deployment (see common/export.py for the graphs and their inputs):
+# Export trained checkpoints for deployment (see common/export/onnx_export.py for the graphs and their inputs):
 #   scripts/export_models.sh torchscript --tacotron2 T2.pt --waveglow WG.pt -o exported/
 #     -> tacotron2_torchscript.pt, waveglow_torchscript.pt (torch.jit.load)
 #   scripts/export_models.sh onnx --tacotron2 T2.pt --waveglow WG.pt -o exported/ [--opset 17]

@@ -174,7 +174,7 @@ class Attention(nn.Module):
 
 
 # Functional form so the field types are real classes, not the strings `from __future__ import annotations`
-# makes of class-body annotations: TorchScript (common/export.py scripts `Decoder.decode`) rejects those.
+# makes of class-body annotations: TorchScript (common/export/ scripts `Decoder.decode`) rejects those.
 DecoderState = NamedTuple("DecoderState", [  # noqa: UP014 - see above
     ("attention_hidden", Tensor),  # (B, attention_rnn_dim)
     ("attention_cell", Tensor),  # (B, attention_rnn_dim)
@@ -311,7 +311,7 @@ class Decoder(nn.Module):
         memory (B, T_in, memory_dim); decoder_inputs = target mels (B, n_mel, T_out), T_out a multiple of
         r. Returns mel (B, n_mel, T_out), gate logits (B, T_out // r), alignments (B, T_out // r, T_in).
         """
-        if not torch.jit.is_scripting():  # TorchScript (common/export.py) compiles the eager loop only
+        if not torch.jit.is_scripting():  # TorchScript (common/export/) compiles the eager loop only
             if self.impl == "fast":
                 return self._fast_forward(memory, decoder_inputs, memory_lengths)
         r = self.n_frames_per_step

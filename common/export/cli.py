@@ -1,0 +1,95 @@
+"""Checkpoint loading and the export command line.
+
+CLI: `python -m common.export torchscript|onnx --tacotron2 CKPT --waveglow CKPT -o DIR [--fp16]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from common.checkpoint import CheckpointError, load_checkpoint, load_model_state
+from common.export.base import DEFAULT_OPSET, ONNX_WAVEGLOW_FILE, TORCHSCRIPT_FILES, ExportError
+from common.export.onnx_export import export_tacotron2_onnx, export_waveglow_onnx
+from common.export.torchscript import save_torchscript, script_tacotron2, script_waveglow
+from tacotron2.multilingual import build_tacotron2
+from waveglow.model import WaveGlow
+
+
+def load_model(path: str | Path, model_name: str) -> nn.Module:
+    """Build `Tacotron2` or `WaveGlow` from one of our checkpoints (model_name, config, state_dict)."""
+    checkpoint = load_checkpoint(path)
+    stored = checkpoint.get("model_name")
+    if stored is not None and stored != model_name:
+        raise ExportError(f"{path} holds a {stored} checkpoint, expected {model_name}")
+    config = checkpoint.get("config")
+    if not isinstance(config, dict):
+        raise ExportError(f"{path} has no 'config' dict (the model constructor arguments)")
+    model_class = build_tacotron2 if model_name == "Tacotron2" else WaveGlow  # multilingual keys -> subclass
+    try:
+        model = model_class(**config)
+    except (TypeError, ValueError) as err:
+        raise ExportError(f"{path}: cannot build {model_name} from its config: {err}") from None
+    load_model_state(model, checkpoint["state_dict"], source=str(path))
+    return model.eval()
+
+
+def export_checkpoints(fmt: str, out_dir: str | Path, tacotron2: str | Path | None = None,
+                       waveglow: str | Path | None = None, fp16: bool = False,
+                       opset: int = DEFAULT_OPSET) -> list[Path]:
+    """Export the given checkpoints as `torchscript` or `onnx` into `out_dir`; returns the written files."""
+    if fmt not in ("torchscript", "onnx"):
+        raise ExportError(f"format must be 'torchscript' or 'onnx', got {fmt!r}")
+    if tacotron2 is None and waveglow is None:
+        raise ExportError("nothing to export: give --tacotron2 and/or --waveglow")
+    dtype = torch.float16 if fp16 else None
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, ckpt in (("Tacotron2", tacotron2), ("WaveGlow", waveglow)):
+        if ckpt is None:
+            continue
+        model = load_model(ckpt, name)
+        if fmt == "torchscript":
+            scripted = (script_tacotron2 if name == "Tacotron2" else script_waveglow)(model, dtype)
+            written.append(save_torchscript(scripted, out_dir / TORCHSCRIPT_FILES[name]))
+        elif name == "Tacotron2":
+            written += export_tacotron2_onnx(model, out_dir, opset=opset, dtype=dtype)
+        else:
+            path = out_dir / ONNX_WAVEGLOW_FILE
+            written.append(export_waveglow_onnx(model, path, opset=opset, dtype=dtype))
+    return written
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m common.export",
+        description="Export Tacotron 2 / WaveGlow checkpoints to TorchScript or ONNX.",
+    )
+    parser.add_argument("format", choices=("torchscript", "onnx"))
+    parser.add_argument("--tacotron2", type=Path, help="Tacotron 2 checkpoint (.pt)")
+    parser.add_argument("--waveglow", type=Path, help="WaveGlow checkpoint (.pt)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    parser.add_argument("--fp16", action="store_true", help="export half-precision weights and graphs")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default 17)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.tacotron2 is None and args.waveglow is None:
+        build_parser().error("give --tacotron2 and/or --waveglow")
+    try:
+        written = export_checkpoints(args.format, args.output, args.tacotron2, args.waveglow,
+                                     fp16=args.fp16, opset=args.opset)
+    except (ExportError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
