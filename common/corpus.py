@@ -47,6 +47,7 @@ from common.corpus_text import (
     generate_sentences,
     normalize_for_language,
 )
+from common.datasets.convert import reusable_wav_duration
 from common.filelist import FilelistEntry, write_filelist
 
 __all__ = [
@@ -277,19 +278,6 @@ def synthesize(espeak: str, utterance: Utterance, speaker: Speaker, wav_path: Pa
     return audio.size / SAMPLING_RATE
 
 
-def _existing_duration(path: Path) -> float | None:
-    """Duration of a finished wav, or None when it is missing or unreadable (then it is made again)."""
-    if not path.is_file():
-        return None
-    try:
-        info = sf.info(str(path))
-    except (sf.SoundFileError, RuntimeError):
-        return None
-    if info.samplerate != SAMPLING_RATE or info.channels != 1 or info.frames == 0:
-        return None
-    return info.frames / info.samplerate
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Splits and files
 
@@ -408,7 +396,7 @@ def build_corpus(
     durations: dict[str, float] = {}
     todo = []
     for utt in plan:
-        existing = _existing_duration(out / utt.wav_path)
+        existing = reusable_wav_duration(out / utt.wav_path, SAMPLING_RATE, subtype=None)
         if existing is None:
             todo.append(utt)
         else:

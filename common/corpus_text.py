@@ -86,6 +86,18 @@ def _en_big(rng: random.Random) -> str:
     return f"{rng.randint(3, 9)},{rng.randrange(0, 1000, 50):03d}"
 
 
+def _agreeing_numbers() -> dict[str, NumberSlot]:
+    """The number slots of fr, de and es: counts, prices and minutes never end in 1 (11 may), as the word
+    for "one" agrees with the noun."""
+    return {
+        "count": _integer(2, 99, no_trailing_one=True),
+        "price": _integer(2, 999, no_trailing_one=True),
+        "year": _integer(1800, 2029),
+        "hour": _integer(2, 12),
+        "minutes": _integer(2, 59, no_trailing_one=True),
+    }
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Language specifications.
 
@@ -221,13 +233,7 @@ _FR = LanguageSpec(
         "animal": _t("le chat", "le chien", "le cheval", "le renard", "le hibou", "le lapin"),
         "weather": _t("beau", "froid", "chaud", "doux", "gris"),
     },
-    numbers={
-        "count": _integer(2, 99, no_trailing_one=True),
-        "price": _integer(2, 999, no_trailing_one=True),
-        "year": _integer(1800, 2029),
-        "hour": _integer(2, 12),
-        "minutes": _integer(2, 59, no_trailing_one=True),
-    },
+    numbers=_agreeing_numbers(),
     short=_t(
         "{animal} dort profondément",
         "il fait {weather} aujourd'hui",
@@ -284,13 +290,7 @@ _DE = LanguageSpec(
         "animal": _t("der Hund", "die Katze", "das Pferd", "der Fuchs", "die Eule", "das Kaninchen"),
         "weather": _t("kalt", "warm", "windig", "sonnig", "neblig"),
     },
-    numbers={
-        "count": _integer(2, 99, no_trailing_one=True),
-        "price": _integer(2, 999, no_trailing_one=True),
-        "year": _integer(1800, 2029),
-        "hour": _integer(2, 12),
-        "minutes": _integer(2, 59, no_trailing_one=True),
-    },
+    numbers=_agreeing_numbers(),
     short=_t(
         "{animal} schläft tief",
         "heute ist es {weather}",
@@ -345,13 +345,7 @@ _ES = LanguageSpec(
         "animal": _t("el perro", "la gata", "el caballo", "el zorro", "el búho", "el conejo"),
         "weather": _t("frío", "calor", "sol", "viento", "buen tiempo"),
     },
-    numbers={
-        "count": _integer(2, 99, no_trailing_one=True),
-        "price": _integer(2, 999, no_trailing_one=True),
-        "year": _integer(1800, 2029),
-        "hour": _integer(2, 12),
-        "minutes": _integer(2, 59, no_trailing_one=True),
-    },
+    numbers=_agreeing_numbers(),
     short=_t(
         "{animal} duerme tranquilamente",
         "hace {weather} hoy",

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.filelist import FilelistEntry, write_filelist
+from common.filelist import FilelistEntry, read_numbered_lines, write_filelist
 
 __all__ = ["DatasetSplitError", "main", "read_ljspeech_metadata", "split_ljspeech"]
 
@@ -31,17 +31,11 @@ def read_ljspeech_metadata(metadata_csv: str | Path) -> list[tuple[str, str, str
     Lines are split on ``|`` only (LJSpeech texts hold quotes, so a CSV reader would mangle them).
     """
     path = Path(metadata_csv)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise DatasetSplitError(f"metadata file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetSplitError(f"cannot read metadata file {path}: {err}") from None
+    lines = read_numbered_lines(path, DatasetSplitError, not_found="metadata file not found: {path}",
+                                unreadable="cannot read metadata file {path}: {err}")
     rows: list[tuple[str, str, str]] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in lines:
         fields = line.split("|")
         if len(fields) != 3:
             raise DatasetSplitError(

@@ -9,7 +9,7 @@ Errors name the file and line, so a bad corpus is fixed in one look.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,20 +67,47 @@ def parse_line(line: str, source: str = "", line_no: int = 0) -> FilelistEntry:
     return FilelistEntry(path, text, speaker, language, source, line_no)
 
 
+def read_numbered_lines(
+    path: str | Path,
+    error: type[Exception],
+    not_found: str,
+    unreadable: str,
+    encoding: str = "utf-8",
+    comments: bool = False,
+) -> list[tuple[int, str]]:
+    """``(line number from 1, line)`` for the non-blank lines of a text file (with ``comments``, lines
+    starting with ``#`` are skipped too).
+
+    A missing file raises ``error(not_found)``, an unreadable or undecodable one ``error(unreadable)``;
+    both are format strings given ``{path}`` (and ``{err}``, the OS or decoding error, for ``unreadable``).
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding=encoding).splitlines()
+    except FileNotFoundError:
+        raise error(not_found.format(path=path)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise error(unreadable.format(path=path, err=err)) from None
+    return [
+        (number, line)
+        for number, line in enumerate(lines, start=1)
+        if line.strip() and not (comments and line.lstrip().startswith("#"))
+    ]
+
+
+def malformed_lines_message(problems: Sequence[str], what: str, limit: int = 20) -> str:
+    """One message for many bad lines: ``N malformed WHAT line(s):`` and the first ``limit`` problems,
+    one an indented line, the rest counted."""
+    more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
+    return f"{len(problems)} malformed {what} line(s):\n  " + "\n  ".join(problems[:limit]) + more
+
+
 def read_filelist(path: str | Path) -> list[FilelistEntry]:
     """Read every non-blank line of a filelist. Lines starting with `#` are comments."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise FilelistError(f"filelist not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise FilelistError(f"cannot read filelist {path}: {err}") from None
-    entries = [
-        parse_line(line, str(path), i)
-        for i, line in enumerate(lines, start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+    numbered = read_numbered_lines(path, FilelistError, not_found="filelist not found: {path}",
+                                   unreadable="cannot read filelist {path}: {err}", comments=True)
+    entries = [parse_line(line, str(path), i) for i, line in numbered]
     if not entries:
         raise FilelistError(f"filelist {path} has no entries")
     return entries

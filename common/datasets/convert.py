@@ -39,6 +39,7 @@ __all__ = [
     "convert_candidates",
     "convert_clip",
     "decode_audio",
+    "reusable_wav_duration",
     "soundfile_reads",
     "trim_silence",
     "write_pcm16",
@@ -189,15 +190,17 @@ def write_pcm16(path: str | Path, audio: np.ndarray, sampling_rate: int) -> None
         raise ConversionError(f"{path}: cannot write wav ({exc})") from None
 
 
-def _reusable_duration(path: Path, sampling_rate: int) -> float | None:
-    """Duration of a wav an earlier run wrote with the same rate, or None (then it is converted again)."""
+def reusable_wav_duration(path: Path, sampling_rate: int, subtype: str | None = "PCM_16") -> float | None:
+    """Duration of a non-empty mono wav an earlier run wrote at ``sampling_rate`` (and in ``subtype``, unless
+    None), or None when it is missing, unreadable or different (then it is made again)."""
     if not path.is_file():
         return None
     try:
         info = sf.info(str(path))
     except (sf.SoundFileError, RuntimeError):
         return None
-    if info.samplerate != sampling_rate or info.channels != 1 or info.subtype != "PCM_16" or info.frames == 0:
+    if (info.samplerate != sampling_rate or info.channels != 1 or info.frames == 0
+            or (subtype is not None and info.subtype != subtype)):
         return None
     return info.frames / info.samplerate
 
@@ -215,7 +218,7 @@ def convert_clip(task: ConvertTask) -> ConvertResult:
     settings = task.settings
     target = Path(task.target)
     if not settings.overwrite:
-        duration = _reusable_duration(target, settings.sampling_rate)
+        duration = reusable_wav_duration(target, settings.sampling_rate)
         if duration is not None:
             verdict = _duration_verdict(duration, settings)
             if verdict is not None:

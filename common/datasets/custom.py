@@ -26,13 +26,13 @@ from common.datasets.manifest import (
     clean_field,
     write_dataset,
 )
+from common.filelist import malformed_lines_message, read_numbered_lines
 
 __all__ = ["TranscriptLine", "prepare_custom", "read_transcript", "utterance_id"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 DEFAULT_SPEAKER = "speaker0"
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
-_MAX_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,13 @@ class TranscriptLine:
 def read_transcript(path: str | Path) -> list[TranscriptLine]:
     """Parse the transcript; all malformed lines are listed in one DatasetError (``file:line: problem``)."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise DatasetError(f"--transcript {path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"--transcript {path}: cannot read ({err})") from None
+    lines = read_numbered_lines(
+        path, DatasetError, not_found="--transcript {path}: file not found",
+        unreadable="--transcript {path}: cannot read ({err})", encoding="utf-8-sig", comments=True,
+    )
     entries: list[TranscriptLine] = []
     problems: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
+    for number, line in lines:
         where = f"{path}:{number}"
         fields = [f.strip() for f in line.split("|")]
         if len(fields) not in (2, 3):
@@ -76,9 +72,7 @@ def read_transcript(path: str | Path) -> list[TranscriptLine]:
         else:
             entries.append(TranscriptLine(file, speaker, clean_field(text), where))
     if problems:
-        more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
-        raise DatasetError(f"{len(problems)} malformed transcript line(s):\n  "
-                           + "\n  ".join(problems[:_MAX_LISTED]) + more)
+        raise DatasetError(malformed_lines_message(problems, "transcript"))
     if not entries:
         raise DatasetError(f"--transcript {path}: no utterances")
     return entries

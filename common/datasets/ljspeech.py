@@ -22,10 +22,9 @@ from common.datasets.manifest import (
     run_parallel,
     write_dataset,
 )
+from common.filelist import malformed_lines_message, read_numbered_lines
 
 __all__ = ["MetadataRow", "prepare_ljspeech", "read_metadata", "wav_duration"]
-
-_MAX_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -41,18 +40,14 @@ class MetadataRow:
 def read_metadata(path: str | Path) -> list[MetadataRow]:
     """Parse ``metadata.csv``; every malformed line is listed in one DatasetError."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: metadata file not found (is --input an LJSpeech folder?)") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"{path}: cannot read ({err})") from None
+    lines = read_numbered_lines(
+        path, DatasetError, not_found="{path}: metadata file not found (is --input an LJSpeech folder?)",
+        unreadable="{path}: cannot read ({err})", encoding="utf-8-sig",
+    )
     rows: list[MetadataRow] = []
     problems: list[str] = []
     seen: dict[str, str] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in lines:
         where = f"{path}:{number}"
         fields = [f.strip() for f in line.split("|")]
         if len(fields) not in (2, 3):
@@ -70,9 +65,7 @@ def read_metadata(path: str | Path) -> list[MetadataRow]:
             seen[utt_id] = where
             rows.append(MetadataRow(utt_id, text, normalized, where))
     if problems:
-        more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
-        raise DatasetError(f"{len(problems)} malformed metadata line(s):\n  "
-                           + "\n  ".join(problems[:_MAX_LISTED]) + more)
+        raise DatasetError(malformed_lines_message(problems, "metadata"))
     if not rows:
         raise DatasetError(f"{path}: no utterances")
     return rows

@@ -24,6 +24,7 @@ import numpy as np
 import soundfile as sf
 
 from common.datasets.manifest import DatasetError, run_parallel
+from common.filelist import read_numbered_lines
 
 __all__ = [
     "AudioFacts",
@@ -245,17 +246,11 @@ def _describe(symbols: list[str]) -> str:
 
 
 def _parse_filelist(path: Path, dataset_path: Path, report: ValidationReport) -> list[_Entry]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise DatasetError(f"--filelist {path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"--filelist {path}: cannot read ({err})") from None
+    numbered = read_numbered_lines(path, DatasetError, not_found="--filelist {path}: file not found",
+                                   unreadable="--filelist {path}: cannot read ({err})", comments=True)
     entries: list[_Entry] = []
     layouts: dict[int, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
+    for number, line in numbered:
         report.n_lines += 1
         where = f"{path}:{number}"
         fields = [f.strip() for f in line.split("|")]

@@ -1,0 +1,158 @@
+"""Helpers shared by the text-file readers (filelists, transcripts, metadata) and the wav-reuse check.
+
+The callers' messages are asserted to the letter: the helpers replaced per-reader copies, and the CLI
+prints these messages as they are.
+"""
+
+import random
+import re
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from common.corpus_text import _DE, _ES, _FR
+from common.dataset_split import DatasetSplitError, read_ljspeech_metadata
+from common.datasets.convert import reusable_wav_duration
+from common.datasets.custom import read_transcript
+from common.datasets.ljspeech import read_metadata
+from common.datasets.manifest import DatasetError
+from common.filelist import FilelistError, malformed_lines_message, read_filelist, read_numbered_lines
+
+
+class _Boom(ValueError):
+    pass
+
+
+def _read(path, **kwargs):
+    return read_numbered_lines(path, _Boom, not_found="missing {path}", unreadable="bad {path}: {err}",
+                               **kwargs)
+
+
+def test_numbered_lines_skip_blank_lines_and_comments_only_when_asked(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("a|1\n\n   \n# note\n  #indented note\nb|2\r\n", encoding="utf-8")
+    assert _read(path) == [(1, "a|1"), (4, "# note"), (5, "  #indented note"), (6, "b|2")]
+    assert _read(path, comments=True) == [(1, "a|1"), (6, "b|2")]
+
+
+def test_numbered_lines_encoding(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffid|é\n".encode())
+    assert _read(path, encoding="utf-8-sig") == [(1, "id|é")]
+    assert _read(path) == [(1, "\ufeffid|é")]
+
+
+def test_numbered_lines_errors_use_the_callers_class_and_words(tmp_path):
+    with pytest.raises(_Boom) as info:
+        _read(tmp_path / "nope.txt")
+    assert str(info.value) == f"missing {tmp_path / 'nope.txt'}"
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9\n")
+    with pytest.raises(_Boom, match=rf"^bad {re.escape(str(tmp_path / 'latin1.txt'))}: 'utf-8' codec"):
+        _read(tmp_path / "latin1.txt")
+    with pytest.raises(_Boom, match=rf"^bad {re.escape(str(tmp_path))}: \[Errno"):
+        _read(tmp_path)  # a folder: IsADirectoryError is an OSError
+
+
+def test_braces_in_a_path_are_kept(tmp_path):
+    path = tmp_path / "{err}.txt"
+    with pytest.raises(_Boom) as info:
+        _read(path)
+    assert str(info.value) == f"missing {path}"
+
+
+def test_malformed_lines_message_lists_at_most_limit():
+    assert malformed_lines_message(["x:1: a", "x:2: b"], "metadata") == (
+        "2 malformed metadata line(s):\n  x:1: a\n  x:2: b")
+    problems = [f"x:{i}: bad" for i in range(1, 24)]
+    message = malformed_lines_message(problems, "transcript")
+    lines = message.split("\n")
+    assert lines[0] == "23 malformed transcript line(s):"
+    assert lines[1:21] == [f"  x:{i}: bad" for i in range(1, 21)]
+    assert lines[21:] == ["  ... and 3 more"]
+    assert malformed_lines_message(problems, "t", limit=23).count("\n") == 23
+
+
+def test_reader_messages_are_unchanged(tmp_path):
+    missing = tmp_path / "missing.txt"
+    cases = [
+        (read_filelist, FilelistError, f"filelist not found: {missing}"),
+        (read_transcript, DatasetError, f"--transcript {missing}: file not found"),
+        (read_metadata, DatasetError, f"{missing}: metadata file not found (is --input an LJSpeech folder?)"),
+        (read_ljspeech_metadata, DatasetSplitError, f"metadata file not found: {missing}"),
+    ]
+    for reader, error, message in cases:
+        with pytest.raises(error) as info:
+            reader(missing)
+        assert str(info.value) == message, reader.__name__
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"a|caf\xe9\n")
+    for reader, prefix in [(read_filelist, f"cannot read filelist {bad}: "),
+                           (read_transcript, f"--transcript {bad}: cannot read ("),
+                           (read_metadata, f"{bad}: cannot read ("),
+                           (read_ljspeech_metadata, f"cannot read metadata file {bad}: ")]:
+        with pytest.raises(ValueError) as info:
+            reader(bad)
+        assert str(info.value).startswith(prefix + "'utf-8' codec can't decode"), reader.__name__
+
+
+def test_readers_number_lines_after_skipped_ones(tmp_path):
+    transcript = tmp_path / "transcript.txt"
+    transcript.write_text("\ufeff# mine\n\na.wav|Hello.\nb.wav|spk|Hi.\n", encoding="utf-8")
+    lines = read_transcript(transcript)
+    assert [(t.file, t.speaker, t.text, t.where) for t in lines] == [
+        ("a.wav", None, "Hello.", f"{transcript}:3"), ("b.wav", "spk", "Hi.", f"{transcript}:4")]
+    metadata = tmp_path / "metadata.csv"
+    metadata.write_text("\nLJ1|One.|one\n\nLJ2|Two.|two\n", encoding="utf-8")
+    assert [r.where for r in read_metadata(metadata)] == [f"{metadata}:2", f"{metadata}:4"]
+    assert read_ljspeech_metadata(metadata) == [("LJ1", "One.", "one"), ("LJ2", "Two.", "two")]
+    metadata.write_text("LJ1|One.|one\n\nLJ1|Again.|again\n", encoding="utf-8")
+    with pytest.raises(DatasetSplitError, match=r"metadata.csv:3: id LJ1 already used on line 1$"):
+        read_ljspeech_metadata(metadata)
+
+
+def test_many_malformed_transcript_lines_are_listed_in_one_error(tmp_path):
+    transcript = tmp_path / "transcript.txt"
+    transcript.write_text("".join(f"only_a_file_{i}\n" for i in range(25)), encoding="utf-8")
+    with pytest.raises(DatasetError) as info:
+        read_transcript(transcript)
+    lines = str(info.value).split("\n")
+    assert lines[0] == "25 malformed transcript line(s):"
+    assert lines[1] == (f"  {transcript}:1: expected file|text or file|speaker|text, got 1 fields: "
+                        "'only_a_file_0'")
+    assert len(lines) == 22 and lines[-1] == "  ... and 5 more"
+
+
+def _wav(path, rate=22050, channels=1, subtype="PCM_16", frames=2205):
+    data = np.zeros((frames, channels), dtype=np.float32) + 0.1
+    sf.write(str(path), data, rate, subtype=subtype, format="WAV")
+    return path
+
+
+def test_reusable_wav_duration(tmp_path):
+    good = _wav(tmp_path / "good.wav")
+    assert reusable_wav_duration(good, 22050) == pytest.approx(0.1)
+    assert reusable_wav_duration(good, 16000) is None
+    assert reusable_wav_duration(_wav(tmp_path / "st.wav", channels=2), 22050) is None
+    assert reusable_wav_duration(_wav(tmp_path / "empty.wav", frames=0), 22050) is None
+    assert reusable_wav_duration(tmp_path / "missing.wav", 22050) is None
+    (tmp_path / "junk.wav").write_bytes(b"not a wav at all")
+    assert reusable_wav_duration(tmp_path / "junk.wav", 22050) is None
+    floats = _wav(tmp_path / "float.wav", subtype="FLOAT", frames=4410)
+    assert reusable_wav_duration(floats, 22050) is None  # dataset conversion wants PCM_16
+    assert reusable_wav_duration(floats, 22050, subtype=None) == pytest.approx(0.2)  # the corpus does not
+
+
+@pytest.mark.parametrize("spec", [_FR, _DE, _ES], ids=["fr", "de", "es"])
+def test_agreeing_number_slots(spec):
+    assert sorted(spec.numbers) == ["count", "hour", "minutes", "price", "year"]
+    rng = random.Random(0)
+    counts = {int(spec.numbers["count"](rng)) for _ in range(2000)}
+    assert counts == {v for v in range(2, 100) if v % 10 != 1 or v == 11}
+    prices = [int(spec.numbers["price"](rng)) for _ in range(2000)]
+    assert min(prices) >= 2 and max(prices) <= 999
+    assert all(p % 10 != 1 or p % 100 == 11 for p in prices)
+    assert {int(spec.numbers["hour"](rng)) for _ in range(500)} == set(range(2, 13))
+    years = [int(spec.numbers["year"](rng)) for _ in range(500)]
+    assert 1800 <= min(years) and max(years) <= 2029
+    assert _FR.numbers is not _DE.numbers  # each language owns its dict
