@@ -159,7 +159,7 @@ WINOGRAD_OUTPUTS = 4  # m in F(m, 3): outputs per tile
 WINOGRAD_TAPS = 3  # r: the WN kernel size of every published WaveGlow
 _WINOGRAD_POINTS = (0.0, 1.0, -1.0, 2.0, -2.0)  # plus the point at infinity
 _WINOGRAD_DTYPES = (torch.float32, torch.float64)
-_WINOGRAD_MATRICES: dict[tuple[torch.dtype, torch.device], tuple[Tensor, Tensor]] = {}
+_WINOGRAD_MATRICES: dict[tuple[torch.dtype, torch.device], tuple[Tensor, ...]] = {}
 
 
 def winograd_matrices(m: int = WINOGRAD_OUTPUTS, r: int = WINOGRAD_TAPS,
@@ -183,20 +183,18 @@ def winograd_matrices(m: int = WINOGRAD_OUTPUTS, r: int = WINOGRAD_TAPS,
     return evaluation(m).T.contiguous(), evaluation(r), torch.linalg.inv(evaluation(a)).T.contiguous()
 
 
-def _winograd_filter(taps: Tensor) -> Tensor:
-    """Taps (3, O, I) -> the transformed filter G taps (a, O, I), formed in the taps' (wide) dtype."""
-    g = winograd_matrices()[1].to(dtype=taps.dtype, device=taps.device)
-    return torch.einsum("ak,koi->aoi", g, taps)
-
-
-def _transforms(like: Tensor) -> tuple[Tensor, Tensor]:
-    """A^T and B^T in `like`'s dtype and device (cached)."""
+def _matrices(like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """`winograd_matrices()` in `like`'s dtype and device (built once per dtype and device)."""
     key = (like.dtype, like.device)
     if key not in _WINOGRAD_MATRICES:
-        a_t, _, b_t = winograd_matrices()
-        _WINOGRAD_MATRICES[key] = (a_t.to(dtype=like.dtype, device=like.device),
-                                   b_t.to(dtype=like.dtype, device=like.device))
+        _WINOGRAD_MATRICES[key] = tuple(t.to(dtype=like.dtype, device=like.device)
+                                        for t in winograd_matrices())
     return _WINOGRAD_MATRICES[key]
+
+
+def _winograd_filter(taps: Tensor) -> Tensor:
+    """Taps (3, O, I) -> the transformed filter G taps (a, O, I), formed in the taps' (wide) dtype."""
+    return torch.einsum("ak,koi->aoi", _matrices(taps)[1], taps)
 
 
 def _winograd_accumulate(out: Tensor, filt: Tensor, taps: Tensor, x: Tensor, dilation: int) -> None:
@@ -214,7 +212,7 @@ def _winograd_accumulate(out: Tensor, filt: Tensor, taps: Tensor, x: Tensor, dil
     n_blocks = length // span
     cover = n_blocks * span
     if n_blocks:
-        a_t, b_t = _transforms(x)
+        a_t, _, b_t = _matrices(x)
         padded = F.pad(x, (dilation, cover + dilation - length))  # a negative right pad crops
         tiles = padded.unfold(1, alpha * dilation, span).view(channels, n_blocks, alpha, dilation)
         inputs = torch.einsum("aj,cbjr->acbr", b_t, tiles).reshape(alpha, channels, n_blocks * dilation)
