@@ -702,11 +702,9 @@ class FineTuning:
         fine-tuning plan, that plan rules (see `resumed`)."""
         if resume is not None and PLAN_KEY in resume:
             return cls.resumed(args, model_name, config, resume, resume_source)
-        source = _flag(args, "warm_start") or None
-        ignore = list(_flag(args, "ignore_layers", []))
-        freeze = list(_flag(args, "freeze", []))
-        languages = list(_flag(args, "extend_vocabulary", []))
-        from_data = bool(_flag(args, "symbols_from_data", False))
+        given = _given_flags(args)
+        source, ignore, freeze = given["warm_start"], given["ignore_layers"], given["freeze"]
+        languages, from_data = given["extend_vocabulary"], given["symbols_from_data"]
         if source is None:
             needing = [flag for flag, on in (("--ignore-layers", ignore), ("--extend-vocabulary", languages),
                                              ("--symbols-from-data", from_data)) if on]
