@@ -48,7 +48,7 @@ from common.synthesis import (
 from common.text.cleaners import UnknownCleanerError
 from tacotron2.arg_parser import MODEL_KEYS, tacotron2_parser
 from tacotron2.fast_decoder import set_decoder_impl
-from tacotron2.model import MaxDecoderStepsWarning
+from tacotron2.model import ATTENTION_STOP_FRAMES, MaxDecoderStepsWarning
 from waveglow.arg_parser import waveglow_parser
 from waveglow.fast_infer import set_waveglow_impl
 
@@ -103,6 +103,10 @@ def inference_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                        help="seconds of silence between the chunks of a split line")
     synth.add_argument("--griffin-lim-iters", type=int, default=60,
                        help="Griffin-Lim iterations (used when no --waveglow is given)")
+    synth.add_argument("--attention-stop-frames", type=int, default=ATTENTION_STOP_FRAMES,
+                       help="end an utterance once its attention has stayed on the last input symbol for "
+                            f"this many mel frames, even if the gate has not fired (default "
+                            f"{ATTENTION_STOP_FRAMES}; 0: the gate alone, as the reference)")
     synth.add_argument("--seed", type=int, default=None,
                        help="seed for the prenet dropout and the WaveGlow noise")
     synth.add_argument("--speaker", default=None,
@@ -172,6 +176,8 @@ def check_flags(args: argparse.Namespace) -> None:
         raise InferenceError(f"--max-chars-per-chunk must be >= 1, got {args.max_chars_per_chunk}")
     if args.griffin_lim_iters < 0:
         raise InferenceError(f"--griffin-lim-iters must be >= 0, got {args.griffin_lim_iters}")
+    if args.attention_stop_frames < 0:
+        raise InferenceError(f"--attention-stop-frames must be >= 0, got {args.attention_stop_frames}")
     if args.sigma_infer < 0 or args.denoising_strength < 0 or args.chunk_pause < 0:
         raise InferenceError("-s/--sigma-infer, -d/--denoising-strength and --chunk-pause must be >= 0")
     if args.sampling_rate < 1 or args.stft_hop_length < 1:
@@ -271,6 +277,7 @@ def run(args: argparse.Namespace, given: set[str]) -> int:
     waveglow = load_waveglow(args.waveglow, device="cpu") if args.waveglow else None
     # --decoder-impl picks the decoder loop and WaveGlow inference (same numerics; docs/PERFORMANCE.md)
     set_decoder_impl(tacotron2, args.decoder_impl)
+    tacotron2.decoder.attention_stop_frames = args.attention_stop_frames
     if waveglow is not None:
         set_waveglow_impl(waveglow, args.decoder_impl)
     try:

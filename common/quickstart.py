@@ -6,7 +6,11 @@
 2. trains a small Tacotron 2 (r = 4, guided attention) on its English speaker;
 3. trains a small WaveGlow on the audio of every speaker;
 4. synthesises phrases/phrase.txt with WaveGlow and with Griffin-Lim;
-5. leaves loss-curve and alignment PNGs, the nvlog files and `summary.md` in the output folder.
+5. measures intelligibility: Tacotron 2 checkpoints from across the run speak phrases/heldout_en.txt
+   (English sentences the corpus never says) through Griffin-Lim, pocketsphinx transcribes them, and
+   espeak-ng's own rendering in the training voice gives the ceiling (`python -m common.evaluation curve`);
+6. leaves loss-curve, intelligibility-curve and alignment PNGs, the nvlog files and `summary.md` in the
+   output folder.
 
 The training stages share what the budget leaves after the fixed stages (corpus, mels, synthesis):
 Tacotron 2 gets 70 %, WaveGlow 30 %. Each stage runs as its own process; its full output goes to a log file
@@ -29,7 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "scripts/configs"
 TACOTRON2_SMALL = ["--config-file", str(CONFIGS / "tacotron2_cpu_small.json")]
 WAVEGLOW_SMALL = ["--config-file", str(CONFIGS / "waveglow_cpu_small.json")]
-FIXED_STAGES_S = 180  # corpus, mels, synthesis and set-up on 2 cores: measured 1.4 min, with margin
+FIXED_STAGES_S = 330  # corpus, mels, synthesis, intelligibility and set-up on 2 cores, with margin
+HELDOUT = ROOT / "phrases/heldout_en.txt"
+CURVE_POINTS = 3
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -111,19 +117,19 @@ def main(argv: list[str] | None = None) -> int:
         write_filelist(data / f"en_mel_{split}.txt", english, multi_speaker=False)
 
     train_s = max(args.budget_min * 60 - FIXED_STAGES_S - (time.monotonic() - t0), 120)
-    common = ["-d", str(data), "--epochs", "100000", "--seed", str(args.seed),
-              "--epochs-per-checkpoint", "25"]
+    common = ["-d", str(data), "--epochs", "100000", "--seed", str(args.seed)]
     t2_out, wg_out = out / "tacotron2", out / "waveglow"
     t2_budget = 0.7 * train_s
     times["tacotron2"] = run_stage("Tacotron 2", [
-        py, "run.py", "-m", "Tacotron2", "-o", str(t2_out), *common, "--load-mel-from-disk",
+        py, "run.py", "-m", "Tacotron2", "-o", str(t2_out), *common, "--epochs-per-checkpoint", "2",
+        "--load-mel-from-disk",
         "--training-files", str(data / "en_mel_train.txt"),
         "--validation-files", str(data / "en_mel_val.txt"),
         "--time-budget", f"{t2_budget / 60 * 0.97:.2f}", *TACOTRON2_SMALL],
         logs / "tacotron2.log", t2_budget, t2_out / "nvlog.json")
     wg_budget = max(args.budget_min * 60 - FIXED_STAGES_S / 2 - (time.monotonic() - t0), 60)
     times["waveglow"] = run_stage("WaveGlow", [
-        py, "run.py", "-m", "WaveGlow", "-o", str(wg_out), *common,
+        py, "run.py", "-m", "WaveGlow", "-o", str(wg_out), *common, "--epochs-per-checkpoint", "25",
         "--training-files", str(lists / "audio_text_train.txt"),
         "--validation-files", str(lists / "audio_text_val.txt"),
         "--time-budget", f"{wg_budget / 60 * 0.95:.2f}", *WAVEGLOW_SMALL],
@@ -139,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     times["synthesis"] += run_stage("synthesis (Griffin-Lim)",
                                     [*synth, "-o", str(out / "speech_griffin_lim")],
                                     logs / "synthesis_griffin_lim.log")
+
+    times["intelligibility"] = run_stage("intelligibility", [
+        py, "-m", "common.evaluation", "curve", "--run-dir", str(t2_out), "-i", str(HELDOUT),
+        "-o", str(out / "intelligibility"), "--corpus", str(data), "--points", str(CURVE_POINTS),
+        "--max-decoder-steps", "300", "--log-file", str(out / "intelligibility/nvlog.json")],
+        logs / "intelligibility.log")
 
     from common.log_reader import plot_metrics
 
@@ -175,6 +187,7 @@ def write_summary(out: Path, data: Path, times: dict[str, float], total: float, 
         f"- Speech: {len(wavs)} phrases in `speech_waveglow/` and `speech_griffin_lim/` "
         "(a wav and an alignment PNG per phrase; Griffin-Lim needs no vocoder training and is the "
         "clearer of the two after a short run).",
+        *intelligibility_lines(out / "intelligibility/intelligibility_curve.json"),
         "- Logs: `logs/`; run logs (DLLogger format): `tacotron2/nvlog.json`, `waveglow/nvlog.json`.",
         "",
         "What to expect: see the README section 'What the quickstart achieves'.",
@@ -182,6 +195,35 @@ def write_summary(out: Path, data: Path, times: dict[str, float], total: float, 
     text = "\n".join(lines) + "\n"
     (out / "summary.md").write_text(text)
     return text
+
+
+def intelligibility_lines(curve_json: Path) -> list[str]:
+    """The summary's intelligibility bullet: the last checkpoint's scores, the ceiling, and the target."""
+    import os
+    import platform
+
+    try:
+        data = json.loads(curve_json.read_text())
+        last, ceiling = data["points"][-1], data["ceiling"]
+    except (OSError, ValueError, KeyError, IndexError):
+        return [f"- Intelligibility: not measured (no readable `{curve_json.name}`)."]
+    word, ceiling_word = 1 - last["wer"], 1 - ceiling["wer"]
+    of_accuracy = last["closed_set_accuracy"] / ceiling["closed_set_accuracy"] if ceiling[
+        "closed_set_accuracy"] else float("nan")
+    of_word = word / ceiling_word if ceiling_word else float("nan")
+    met = of_accuracy >= 0.7 and of_word >= 0.7
+    machine = f"{platform.machine()} {platform.processor() or 'CPU'}, {os.cpu_count()} cores"
+    verdict = "met" if met else "not met"
+    return [
+        f"- Intelligibility on {last['n']} held-out English sentences (`phrases/heldout_en.txt`, "
+        f"Griffin-Lim, pocketsphinx; {last['checkpoint']} after {last['minutes']:.1f} min of training): "
+        f"closed-set accuracy {last['closed_set_accuracy']:.2f}, WER {last['wer']:.2f}, "
+        f"PER {last['per']:.2f}. espeak-ng's own rendering in the training voice (the ceiling): "
+        f"{ceiling['closed_set_accuracy']:.2f}, {ceiling['wer']:.2f}, {ceiling['per']:.2f}. Ours as a "
+        f"fraction of the ceiling: closed-set {of_accuracy:.2f}, word accuracy {of_word:.2f} (target 0.70 "
+        f"on both: {verdict}). Against training time: `intelligibility/intelligibility_curve.png`; wavs: "
+        f"`intelligibility/wavs/`. Machine: {machine}.",
+    ]
 
 
 if __name__ == "__main__":

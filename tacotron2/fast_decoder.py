@@ -45,6 +45,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from tacotron2.model import attention_dwell, attention_stop_steps
+
 IMPLS = ("eager", "fast")
 
 
@@ -477,7 +479,8 @@ def _free_running(decoder: nn.Module, memory: Tensor,
         w.att_bias.unsqueeze(1), w.dec, w.dec_bias.unsqueeze(1), w.context, w.query, w.location, w.v, w.out,
         w.out_bias.unsqueeze(1), float(decoder.p_attention_dropout), float(decoder.p_decoder_dropout),
         bool(decoder.training), n_mel, int(decoder.max_decoder_steps), float(decoder.gate_threshold),
-        bool(decoder.early_stopping), context_proj)
+        bool(decoder.early_stopping), decoder._last_index(memory, memory_lengths),
+        attention_stop_steps(decoder.attention_stop_frames, r), context_proj)
     steps = outputs.size(0)
     frames = outputs[:, :-1].permute(2, 0, 1)  # (B, steps, n_mel * r)
     mel = frames.reshape(batch, steps * r, n_mel).transpose(1, 2)
@@ -489,8 +492,8 @@ def _synthesis_steps(memory: Tensor, pm_t: Tensor, masked_out: Tensor | None, pr
                      p_prenet: float, w_att: Tensor, b_att: Tensor, w_dec: Tensor, b_dec: Tensor,
                      w_context: Tensor, w_query: Tensor, w_loc: Tensor, v: Tensor, w_out: Tensor,
                      b_out: Tensor, p_att: float, p_dec: float, training: bool, n_mel: int, max_steps: int,
-                     gate_threshold: float, early_stopping: bool, context_proj: Tensor | None = None
-                     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                     gate_threshold: float, early_stopping: bool, last_index: Tensor, dwell_steps: int,
+                     context_proj: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The free-running loop (TorchScript-compatible; `_synthesis_loop` compiles it once).
 
     Buffer rows: [prenet, h_att] for the attention cell (weights [W_ih prenet | W_hh]), [h_att, h_dec] for
@@ -501,7 +504,8 @@ def _synthesis_steps(memory: Tensor, pm_t: Tensor, masked_out: Tensor | None, pr
     w_context once, attention weights @ context_proj (`projects_context`). Dropout calls are the eager
     ones in the eager order (prenet layers, attention, decoder), so the generator is drawn identically.
     Returns per-step [frames, gate] (steps, n_mel * r + 1, B), alignments (steps, B, T_in), stop steps
-    and finished flags.
+    and finished flags. An item also ends once its attention has dwelt `dwell_steps` steps on its last
+    symbol (`last_index`; 0 turns that off), as in eager `Decoder.infer`.
     """
     batch, t_in = memory.size(0), memory.size(1)
     h_att, h_dec = w_att.size(0) // 4, w_dec.size(0) // 4
@@ -523,6 +527,7 @@ def _synthesis_steps(memory: Tensor, pm_t: Tensor, masked_out: Tensor | None, pr
     decoder_input = memory.new_zeros([batch, n_mel])
     finished = torch.zeros([batch], dtype=torch.bool, device=memory.device)
     stop_steps = torch.full([batch], max_steps, dtype=torch.long, device=memory.device)
+    dwell = torch.zeros_like(stop_steps)
     steps = 0
     for step in range(max_steps):
         x = decoder_input
@@ -565,6 +570,9 @@ def _synthesis_steps(memory: Tensor, pm_t: Tensor, masked_out: Tensor | None, pr
         outputs[step] = out
         steps = step + 1
         stop = torch.sigmoid(out[-1].float()) > gate_threshold
+        if dwell_steps > 0:
+            dwell = attention_dwell(weights, last_index, dwell)
+            stop = stop | (dwell >= dwell_steps)
         stop_steps = torch.where(stop & ~finished, torch.full_like(stop_steps, step + 1), stop_steps)
         finished = finished | stop
         if early_stopping and bool(finished.all()):

@@ -37,6 +37,23 @@ def warn_unfinished(unfinished: list[int], max_decoder_steps: int, stacklevel: i
         )
 
 
+# Inference ends an item once its attention peak has sat on the last input symbol for this many mel frames,
+# even if the gate has not fired (0 turns it off: the reference's gate-only rule). A decoder attribute set at
+# synthesis (`--attention-stop-frames`), not a constructor keyword: checkpoint configs stay the reference's.
+ATTENTION_STOP_FRAMES = 20
+
+
+def attention_stop_steps(frames: int, n_frames_per_step: int) -> int:
+    """Decoder steps of `frames` mel frames (rounded up); 0 when the attention stop is off."""
+    return -(-max(0, int(frames)) // n_frames_per_step)
+
+
+def attention_dwell(weights: Tensor, last_index: Tensor, dwell: Tensor) -> Tensor:
+    """Steps each item's attention peak has stayed on its last real input symbol (reset elsewhere)."""
+    at_end = weights.argmax(dim=1) >= last_index
+    return torch.where(at_end, dwell + 1, torch.zeros_like(dwell))
+
+
 class Tacotron2ConfigError(ValueError):
     """A Tacotron 2 constructor argument (a `--flag` of the model parser) has an unusable value."""
 
@@ -224,6 +241,7 @@ class Decoder(nn.Module):
         self.p_attention_dropout = p_attention_dropout
         self.p_decoder_dropout = p_decoder_dropout
         self.early_stopping = early_stopping
+        self.attention_stop_frames = ATTENTION_STOP_FRAMES
         self.last_unfinished: list[int] = []
         # "eager": the step-by-step `decode` loop below (the reference); "fast": tacotron2/fast_decoder.py.
         # A plain attribute (set with fast_decoder.set_decoder_impl), not a constructor keyword or state.
@@ -244,6 +262,13 @@ class Decoder(nn.Module):
         if memory_lengths is None:
             return None
         return lengths_to_mask(memory_lengths.to(memory.device), memory.size(1))
+
+    @staticmethod
+    def _last_index(memory: Tensor, memory_lengths: Tensor | None) -> Tensor:
+        """(B,) index of each item's last real encoder position."""
+        if memory_lengths is None:
+            return torch.full((memory.size(0),), memory.size(1) - 1, dtype=torch.long, device=memory.device)
+        return memory_lengths.to(device=memory.device, dtype=torch.long) - 1
 
     def initial_state(self, memory: Tensor) -> DecoderState:
         """All-zero state for a batch of memories (B, T_in, memory_dim)."""
@@ -334,12 +359,14 @@ class Decoder(nn.Module):
 
     def infer(self, memory: Tensor,
               memory_lengths: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Free-running decoding until every item's gate fires (or max_decoder_steps).
+        """Free-running decoding until every item has ended (or max_decoder_steps).
 
         Returns mel (B, n_mel, steps*r) (frames after an item's end are NOT zeroed here), gate logits
         (B, steps), alignments (B, steps, T_in) and mel lengths (B,) long. An item ends at the first step
-        whose sigmoid(gate) exceeds gate_threshold; its length is (step + 1) * r. Items never stopped get
-        max_decoder_steps * r, are listed in `self.last_unfinished` and trigger a MaxDecoderStepsWarning.
+        whose sigmoid(gate) exceeds gate_threshold, or whose attention peak has stayed on its last input
+        symbol for `attention_stop_frames` frames (`attention_dwell`; 0: gate only, as the reference); its
+        length is (step + 1) * r. Items never stopped get max_decoder_steps * r, are listed in
+        `self.last_unfinished` and trigger a MaxDecoderStepsWarning.
         """
         if self.impl == "fast" and not torch.is_grad_enabled():  # the fast loop keeps no autograd graph
             return self._fast_infer(memory, memory_lengths)
@@ -350,6 +377,9 @@ class Decoder(nn.Module):
         decoder_input = memory.new_zeros(batch, self.n_mel_channels)
         finished = torch.zeros(batch, dtype=torch.bool, device=memory.device)
         stop_steps = torch.full((batch,), self.max_decoder_steps, dtype=torch.long, device=memory.device)
+        last_index = self._last_index(memory, memory_lengths)
+        dwell_steps = attention_stop_steps(self.attention_stop_frames, self.n_frames_per_step)
+        dwell = torch.zeros_like(stop_steps)
         frames, gates, alignments = [], [], []
         for step in range(self.max_decoder_steps):
             out, gate, state = self.decode(self.prenet(decoder_input), state, memory, processed_memory,
@@ -358,6 +388,9 @@ class Decoder(nn.Module):
             gates.append(gate)
             alignments.append(state.attention_weights)
             stop = torch.sigmoid(gate.squeeze(1).float()) > self.gate_threshold
+            if dwell_steps > 0:
+                dwell = attention_dwell(state.attention_weights, last_index, dwell)
+                stop = stop | (dwell >= dwell_steps)
             stop_steps = torch.where(stop & ~finished, torch.full_like(stop_steps, step + 1), stop_steps)
             finished = finished | stop
             if self.early_stopping and bool(finished.all()):

@@ -373,7 +373,8 @@ def test_overrides_change_inference_settings_only(ckpt):
 # ------------------------------------------------------------------------------------------ user errors
 
 @pytest.mark.parametrize("case", ["missing_input", "blank_input", "no_symbols", "missing_checkpoint",
-                                  "swapped_checkpoints", "no_tacotron2", "fp16_without_cuda"])
+                                  "swapped_checkpoints", "no_tacotron2", "fp16_without_cuda",
+                                  "negative_attention_stop"])
 def test_cli_errors_are_one_line(tmp_path, capsys, ckpt, case):
     good = write(tmp_path / "good.txt", "Hello there.\n")
     argv = ["-i", good, "-o", tmp_path / "out", "--tacotron2", ckpt["never_stops"], "--cpu",
@@ -387,6 +388,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys, ckpt, case):
                                r"expected \(pass it to --waveglow instead of --tacotron2\)",
         "no_tacotron2": r"--tacotron2 CHECKPOINT is required",
         "fp16_without_cuda": r"--fp16 needs a CUDA GPU",
+        "negative_attention_stop": r"--attention-stop-frames must be >= 0, got -3",
     }[case]
     if case == "missing_input":
         argv[1] = tmp_path / "nope.txt"
@@ -404,6 +406,8 @@ def test_cli_errors_are_one_line(tmp_path, capsys, ckpt, case):
         if torch.cuda.is_available():
             pytest.skip("CUDA is available")
         argv[6] = "--fp16"
+    elif case == "negative_attention_stop":
+        argv += ["--attention-stop-frames", -3]
     rc, _, stderr = run_cli(capsys, *argv)
     assert rc == 1
     errors = [line for line in stderr.splitlines() if ": error: " in line]

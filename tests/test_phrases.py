@@ -52,9 +52,19 @@ def test_no_sentence_repeats_across_files() -> None:
     assert len(set(all_lines)) == len(all_lines)
 
 
+def test_heldout_sentences_are_not_in_the_corpus_text() -> None:
+    """The quickstart's intelligibility test set: 20 English sentences the offline corpus never says
+    (its generator, seed 1234, for up to 5000 English utterances)."""
+    from common.corpus_text import generate_sentences
+
+    lines = _lines("heldout_en.txt")
+    assert len(lines) == len(set(lines)) == 20
+    assert not set(lines) & set(generate_sentences("en", 5000, seed=1234))
+
+
 def test_readme_names_every_file() -> None:
     readme = (PHRASES / "README.md").read_text(encoding="utf-8")
-    assert "phrase.txt" in readme and "phrase_B_L.txt" in readme
+    assert "phrase.txt" in readme and "phrase_B_L.txt" in readme and "heldout_en.txt" in readme
     assert sorted(p.name for p in PHRASES.glob("*.txt")) == sorted(
-        ["phrase.txt"] + [f"phrase_{b}_{n}.txt" for b, n in BENCH]
+        ["phrase.txt", "heldout_en.txt"] + [f"phrase_{b}_{n}.txt" for b, n in BENCH]
     )

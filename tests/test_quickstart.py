@@ -36,3 +36,24 @@ def test_budget_too_small_is_refused(capsys):
     with pytest.raises(SystemExit):
         quickstart.parse_args(["--budget-min", "2"])
     assert "at least 4 minutes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("ours", "verdict"), [((0.6, 0.45), "not met"), ((0.9, 0.55), "met")])
+def test_summary_reports_intelligibility_against_the_ceiling(tmp_path, ours, verdict):
+    import json
+
+    accuracy, wer = ours
+    point = {"checkpoint": "checkpoint_Tacotron2_8.pt", "epoch": 8, "minutes": 6.5, "n": 20,
+             "closed_set_accuracy": accuracy, "wer": wer, "per": 0.7}
+    ceiling = {"n": 20, "closed_set_accuracy": 1.0, "wer": 0.4, "per": 0.6}
+    path = tmp_path / "intelligibility_curve.json"
+    path.write_text(json.dumps({"points": [point], "ceiling": ceiling}))
+    (line,) = quickstart.intelligibility_lines(path)
+    # closed-set 0.6 or 0.9 of 1.0; word accuracy (1 - 0.45) / 0.6 = 0.92 or 0.45 / 0.6 = 0.75
+    assert f"closed-set {accuracy / 1.0:.2f}, word accuracy {(1 - wer) / 0.6:.2f}" in line
+    assert f"target 0.70 on both: {verdict})" in line
+    assert "after 6.5 min of training" in line and "cores" in line
+
+
+def test_summary_without_intelligibility_says_so(tmp_path):
+    assert "not measured" in quickstart.intelligibility_lines(tmp_path / "missing.json")[0]

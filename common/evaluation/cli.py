@@ -1,9 +1,12 @@
-"""Command line: ``python -m common.evaluation mcd ...`` and ``python -m common.evaluation alignment ...``.
+"""Command line: ``python -m common.evaluation {mcd,alignment,intelligibility} ...``.
 
 ``mcd --ref-dir R --syn-dir S [--csv out.csv]`` scores every synthesized audio file in S against the file of
 the same stem in R (two files instead of two folders score one pair). Synthesized files without a
 reference and references without a synthesized file are listed; unreadable files are listed with the
 reason. ``alignment FILE...`` prints the alignment scores of ``.pt``/``.npy`` alignment files.
+``intelligibility -i PHRASES --syn-dir S [--corpus C]`` transcribes ``S/audio_<i><suffix>.wav`` (what
+``inference.py -i PHRASES -o S`` writes) with pocketsphinx and scores it against phrase i; with ``--corpus``
+it also scores espeak-ng's rendering of the phrases in the corpus voice (the ceiling). English only.
 
 Exit status: 0 on success; 1 when a file could not be scored or nothing matched; 2 for bad arguments.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,6 +55,31 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--output-length", type=int, help="decoder steps to keep (overrides the file's)")
     a.add_argument("--csv", type=Path, help="write per-file scores to this CSV file")
     a.add_argument("--log-file", type=Path, help="append a summary to this run log (DLLogger format)")
+    i = sub.add_parser("intelligibility", help="word/phone error rates and closed-set accuracy (English, "
+                                               "offline pocketsphinx), with the espeak-ng ceiling")
+    i.add_argument("-i", "--input", required=True, type=Path,
+                   help="the phrases the wavs should say, one per line (as given to inference.py -i)")
+    i.add_argument("--syn-dir", required=True, type=Path, help="folder holding audio_<i><suffix>.wav")
+    i.add_argument("--syn-suffix", default="", help="the --suffix inference.py was given")
+    i.add_argument("--corpus", type=Path,
+                   help="offline corpus folder: also score espeak-ng's rendering in its speaker's voice "
+                        "(the ceiling)")
+    i.add_argument("--speaker", help="corpus speaker id for the ceiling (default: its first English speaker)")
+    i.add_argument("--csv", type=Path, help="write per-sentence results to this CSV file")
+    i.add_argument("--json", type=Path, help="write the report (and the ceiling's) to this JSON file")
+    i.add_argument("--log-file", type=Path, help="append a summary to this run log (DLLogger format)")
+
+    c = sub.add_parser("curve", help="intelligibility of a Tacotron 2 run's checkpoints against training "
+                                     "minutes (Griffin-Lim; English), with a plot")
+    c.add_argument("--run-dir", required=True, type=Path, help="a run.py -m Tacotron2 output folder")
+    c.add_argument("-i", "--input", required=True, type=Path, help="held-out phrases, one per line")
+    c.add_argument("-o", "--output", required=True, type=Path,
+                   help="folder for intelligibility_curve.png/.json and the last checkpoint's wavs")
+    c.add_argument("--corpus", type=Path, help="offline corpus folder: add espeak-ng's ceiling")
+    c.add_argument("--points", type=int, default=4, help="checkpoints to score, spread over the run")
+    c.add_argument("--griffin-lim-iters", type=int, default=30, help="Griffin-Lim iterations")
+    c.add_argument("--max-decoder-steps", type=int, help="decoder step cap (default: the checkpoint's)")
+    c.add_argument("--log-file", type=Path, help="append each point to this run log (DLLogger format)")
     return parser
 
 
@@ -154,12 +183,70 @@ def _run_alignment(args: argparse.Namespace) -> int:
     return 1 if failures or not scored else 0
 
 
+def _run_intelligibility(args: argparse.Namespace) -> int:
+    from common.evaluation.intelligibility import compare, evaluate_with_ceiling, phrase_files
+
+    texts, wavs = phrase_files(args.input, args.syn_dir, args.syn_suffix)
+    report, ceiling = evaluate_with_ceiling(wavs, texts, args.corpus, args.speaker)
+    for u in report.utterances:
+        print(f"{u.name}: WER {u.wer:.2f}, PER {u.per:.2f}, {'right' if u.correct else 'wrong'} sentence; "
+              f"heard {u.heard!r}")
+    print(compare(report, ceiling))
+    if args.csv is not None:
+        rows = [[u.name, u.text, u.heard, f"{u.wer:.4f}", f"{u.per:.4f}", int(u.correct)]
+                for u in report.utterances]
+        _write_csv(args.csv, ["file", "text", "heard", "wer", "per", "closed_set_correct"], rows)
+    if args.json is not None:
+        data = {"synthesized": report.to_json(), "ceiling": ceiling.to_json() if ceiling else None}
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(data, indent=2) + "\n")
+        except OSError as exc:
+            raise EvaluationError(f"cannot write JSON file {args.json}: {exc}") from exc
+    _log_summary(args.log_file, report.summary(ceiling))
+    return 0
+
+
+def _run_curve(args: argparse.Namespace) -> int:
+    from common.evaluation.curve import intelligibility_curve, plot_curve
+    from common.evaluation.intelligibility import compare, phrase_texts
+
+    if args.points < 1:
+        raise EvaluationError(f"--points must be >= 1, got {args.points}")
+    texts = phrase_texts(args.input)
+    points, ceiling = intelligibility_curve(args.run_dir, texts, args.points, args.corpus, args.output,
+                                            args.griffin_lim_iters, args.max_decoder_steps)
+    for p in points:
+        print(f"{p.checkpoint} (epoch {p.epoch}, {p.minutes:.1f} min): WER {p.report.wer:.3f}, "
+              f"PER {p.report.per:.3f}, closed-set {p.report.accuracy:.3f}")
+    print(compare(points[-1].report, ceiling))
+    plot = plot_curve(points, ceiling, args.output / "intelligibility_curve.png")
+    data = {"points": [{"checkpoint": p.checkpoint, "epoch": p.epoch, "minutes": p.minutes,
+                        **p.report.to_json()} for p in points],
+            "ceiling": ceiling.to_json() if ceiling else None}
+    try:
+        (args.output / "intelligibility_curve.json").write_text(json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise EvaluationError(f"cannot write {args.output / 'intelligibility_curve.json'}: {exc}") from exc
+    print(f"plot: {plot}")
+    if args.log_file is not None:
+        from common.logger import RunLogger
+
+        with RunLogger(args.log_file, stdout=False) as logger:
+            for p in points:
+                logger.log([p.epoch], {"train_minutes": p.minutes, **p.report.metrics("intelligibility_")})
+    _log_summary(args.log_file, points[-1].report.summary(ceiling))
+    return 0
+
+
+_COMMANDS = {"mcd": _run_mcd, "alignment": _run_alignment, "intelligibility": _run_intelligibility,
+             "curve": _run_curve}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "mcd":
-            return _run_mcd(args)
-        return _run_alignment(args)
+        return _COMMANDS[args.command](args)
     except EvaluationError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -194,6 +194,7 @@ def export_tacotron2_onnx(model: Tacotron2, out_dir: str | Path, opset: int = DE
         "attention_rnn_dim": decoder.attention_rnn_dim, "decoder_rnn_dim": decoder.decoder_rnn_dim,
         "memory_dim": decoder.memory_dim, "max_decoder_steps": decoder.max_decoder_steps,
         "gate_threshold": float(decoder.gate_threshold), "early_stopping": bool(decoder.early_stopping),
+        "attention_stop_frames": int(decoder.attention_stop_frames),
     })
 
     mel = torch.randn(b, decoder.n_mel_channels, 7, generator=gen).to(memory)

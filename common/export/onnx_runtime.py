@@ -17,6 +17,7 @@ from torch import Tensor
 from common.export.base import DECODER_STATE_NAMES, ExportError
 from common.export.tacotron2 import _scatter_rows, _span_pieces
 from tacotron2.layers import lengths_to_mask
+from tacotron2.model import attention_stop_steps
 
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
@@ -198,6 +199,9 @@ class OnnxTacotron2:
         decoder_input = np.zeros((batch, n_mel), dtype=self.dtype)
         finished = np.zeros(batch, dtype=bool)
         stop_steps = np.full(batch, max_steps, dtype=np.int64)
+        # exports made before the attention stop existed have no such setting: the gate alone ends items
+        dwell_steps = attention_stop_steps(meta.get("attention_stop_frames", 0), r)
+        dwell = np.zeros(batch, dtype=np.int64)
         frames, alignments = [], []
         for step in range(max_steps):
             feed = {"decoder_input": decoder_input,
@@ -208,6 +212,9 @@ class OnnxTacotron2:
             frames.append(out)
             alignments.append(state["attention_weights"])
             stop = 1.0 / (1.0 + np.exp(-gate[:, 0].astype(np.float64))) > threshold
+            if dwell_steps > 0:
+                dwell = np.where(state["attention_weights"].argmax(axis=1) >= lengths - 1, dwell + 1, 0)
+                stop |= dwell >= dwell_steps
             stop_steps = np.where(stop & ~finished, step + 1, stop_steps)
             finished |= stop
             if stop_early and finished.all():

@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 from common.export.base import ExportError, _eval_copy
 from tacotron2.layers import lengths_to_mask
-from tacotron2.model import Decoder, DecoderState, Encoder, Tacotron2
+from tacotron2.model import Decoder, DecoderState, Encoder, Tacotron2, attention_dwell, attention_stop_steps
 from tacotron2.multilingual import (
     GeneratedConv1d,
     GeneratedEncoder,
@@ -383,6 +383,7 @@ class _DecodingLoop(nn.Module):
         self.max_decoder_steps: int = decoder.max_decoder_steps
         self.gate_threshold: float = float(decoder.gate_threshold)
         self.early_stopping: bool = bool(decoder.early_stopping)
+        self.dwell_steps: int = attention_stop_steps(decoder.attention_stop_frames, decoder.n_frames_per_step)
 
     def _check_text(self, text: Tensor, input_lengths: Tensor) -> None:
         if text.dim() != 2 or input_lengths.dim() != 1 or input_lengths.size(0) != text.size(0):
@@ -406,6 +407,8 @@ class _DecodingLoop(nn.Module):
         decoder_input = memory.new_zeros([batch, self.n_mel_channels])
         finished = torch.zeros(batch, dtype=torch.bool, device=memory.device)
         stop_steps = torch.full((batch,), self.max_decoder_steps, dtype=torch.long, device=memory.device)
+        last_index = memory_mask.sum(dim=1).long() - 1
+        dwell = torch.zeros_like(stop_steps)
         frames: list[Tensor] = []
         alignments: list[Tensor] = []
         for step in range(self.max_decoder_steps):
@@ -414,6 +417,9 @@ class _DecodingLoop(nn.Module):
             frames.append(out)
             alignments.append(state.attention_weights)
             stop = torch.sigmoid(gate.squeeze(1).float()) > self.gate_threshold
+            if self.dwell_steps > 0:
+                dwell = attention_dwell(state.attention_weights, last_index, dwell)
+                stop = stop | (dwell >= self.dwell_steps)
             stop_steps = torch.where(stop & ~finished, torch.full_like(stop_steps, step + 1), stop_steps)
             finished = finished | stop
             if self.early_stopping and bool(finished.all()):
