@@ -33,6 +33,7 @@ import torch
 
 from common.audio import AudioError, save_wav
 from common.checkpoint import CheckpointError
+from common.filelist import decode_text
 from common.logger import LoggerError, RunLogger, init_logger
 from common.synthesis import (
     Phrase,
@@ -151,11 +152,9 @@ def read_input(path: str) -> tuple[list[Phrase], list[int], str]:
     if not file.is_file():
         raise InferenceError(f"-i/--input: not a regular file: {file}")
     try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise InferenceError(
-            f"-i/--input: {file} is not UTF-8 text ({err.reason} at byte {err.start})"
-        ) from None
+        text = decode_text(file.read_bytes())
+    except ValueError as err:
+        raise InferenceError(f"-i/--input: {file}: {err}") from None
     return (*read_phrases(text.splitlines(), str(file)), str(file))
 
 
