@@ -34,6 +34,7 @@ import torch
 from common.audio import AudioError, save_wav
 from common.checkpoint import CheckpointError
 from common.filelist import decode_text
+from common.io_errors import OutputError, output_errors
 from common.logger import LoggerError, RunLogger, init_logger
 from common.synthesis import (
     Phrase,
@@ -70,7 +71,8 @@ class InferenceError(ValueError):
     """A problem with the command line or the input file (named in the message)."""
 
 
-USER_ERRORS = (InferenceError, CheckpointError, SynthesisError, AudioError, UnknownCleanerError, LoggerError)
+USER_ERRORS = (InferenceError, CheckpointError, SynthesisError, AudioError, UnknownCleanerError, LoggerError,
+               OutputError)
 
 
 def inference_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -333,7 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("always", MaxDecoderStepsWarning)
         warnings.showwarning = _show_warning
         try:
-            return run(args, given_flags(argv))
+            with output_errors("-o/--output"):  # a full disk or an unwritable folder: one line
+                return run(args, given_flags(argv))
         except USER_ERRORS as err:
             print(f"{PROG}: error: {err}", file=sys.stderr)
             return 1

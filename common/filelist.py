@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.io_errors import atomic_write_text
+
 FIELD_COUNTS = (2, 4)
 
 
@@ -137,11 +139,11 @@ def read_filelist(path: str | Path) -> list[FilelistEntry]:
 
 
 def write_filelist(path: str | Path, entries: Iterable[FilelistEntry], multi_speaker: bool) -> None:
-    """Write entries as `path|text` or `path|text|speaker|language` lines."""
+    """Write entries as `path|text` or `path|text|speaker|language` lines (atomically: a failure leaves
+    the previous file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(e.to_line(multi_speaker) + "\n" for e in entries)
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, "".join(e.to_line(multi_speaker) + "\n" for e in entries))
 
 
 def resolve_path(dataset_path: str | Path, audio_path: str | Path) -> Path:

@@ -6,12 +6,12 @@ An utterance is listed once however many epochs skip it; the counts are of disti
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from common.data import BadItem
+from common.io_errors import atomic_write_text
 
 SKIP_FILE = "skipped.txt"
 
@@ -53,10 +53,5 @@ class SkipReport:
             path.unlink(missing_ok=True)
             return None
         lines = [f"{item.message} [{item.kind}]\n" for item in sorted(self.items.values(), key=_file_line)]
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text("".join(lines), encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write_text(path, "".join(lines))
         return path
