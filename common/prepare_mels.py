@@ -116,10 +116,15 @@ def compute_mel(stft: TacotronSTFT, params: MelParams, wav_path: str | Path) -> 
 
 
 def _save_atomic(tensor: torch.Tensor, path: Path) -> None:
+    """Save through a temporary file renamed into place. Through a file handle, so that a full disk is an
+    OSError (torch.save to a path makes it a RuntimeError), which names the mel file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        torch.save(tensor, tmp)
+        with open(tmp, "wb") as handle:
+            torch.save(tensor, handle)
         os.replace(tmp, path)
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from err
     finally:
         tmp.unlink(missing_ok=True)
 
