@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.io_errors import naming
+
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model being built."""
@@ -66,8 +68,10 @@ def atomic_save(obj: Any, path: str | Path) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):  # e.g. a full disk: name the checkpoint in the one-line error
+            raise naming(err, path) from err
         raise
 
 

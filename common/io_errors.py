@@ -49,6 +49,12 @@ def output_errors(flag: str) -> Iterator[None]:
         raise OutputError(message) from None
 
 
+def naming(err: OSError, path: str | Path) -> OSError:
+    """`err` with `path` as its file name where it has none (a write through a file handle names nothing),
+    so that the one-line error says which file could not be written."""
+    return err if err.filename else OSError(err.errno, err.strerror, str(path))
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write `text` (UTF-8) to a temporary file beside `path`, then rename it over `path`: a failure
     (e.g. a full disk) leaves the previous file as it was."""

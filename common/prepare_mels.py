@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from common.audio import AudioError, load_wav
 from common.filelist import FilelistEntry, FilelistError, read_filelist, resolve_path, write_filelist
-from common.io_errors import OutputError, output_errors
+from common.io_errors import OutputError, naming, output_errors
 from common.stft import TacotronSTFT
 
 __all__ = [
@@ -116,15 +116,15 @@ def compute_mel(stft: TacotronSTFT, params: MelParams, wav_path: str | Path) -> 
 
 
 def _save_atomic(tensor: torch.Tensor, path: Path) -> None:
-    """Save through a temporary file renamed into place. Through a file handle, so that a full disk is an
-    OSError (torch.save to a path makes it a RuntimeError), which names the mel file."""
+    """Save through a temporary file renamed into place, and through a file handle, so that a full disk is
+    an OSError naming the mel file (torch.save to a path makes it a RuntimeError)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:
             torch.save(tensor, handle)
         os.replace(tmp, path)
     except OSError as err:
-        raise OSError(err.errno, err.strerror, str(path)) from err
+        raise naming(err, path) from err
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -211,8 +211,9 @@ def test_8_full_disk_and_unwritable_folders_give_one_line_and_lose_nothing(tiny_
     assert run.main(run_args(tiny_corpus, out, "Tacotron2", 2, "-lr", "1e-3", "--max-steps-per-epoch", "1",
                              "--epochs-per-checkpoint", "1")) == 1
     monkeypatch.setattr(torch, "save", real_save)
-    one_error_line("run.py: error (rank 0): cannot write an output file: no space left on device; free some "
-                   "space or choose another -o/--output; files written before are intact")
+    one_error_line(f"run.py: error (rank 0): cannot write {out / 'checkpoint_Tacotron2_1.pt'}: no space left "
+                   "on device; free some space or choose another -o/--output; files written before are "
+                   "intact")
     checkpoint = out / "checkpoint_Tacotron2_0.pt"
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 0
     last = out / "checkpoint_Tacotron2_last.pt"
