@@ -42,7 +42,7 @@ class TextMelLoader(Dataset):
                  skip_bad_files: bool = False, *, symbols: list[str] | None = None,
                  max_mel_length: int | None = None, long_mel_length: int | None = None) -> None:
         self.dataset_path = Path(dataset_path)
-        # longer mels are skipped (--max-mel-length), or kept with a warning (see warn_long)
+        # longer mels are skipped (--max-mel-length), or kept with a warning (see check_length)
         self.max_mel_length, self.long_mel_length = max_mel_length, long_mel_length
         self.hop_length = hop_length
         self.table = SymbolTable(symbols) if symbols else None  # None: the 148-symbol reference table
@@ -120,10 +120,11 @@ class TextMelLoader(Dataset):
                            "too_long")
         if self.max_mel_length is None and self.long_mel_length is not None and frames > self.long_mel_length:
             seconds = frames * self.hop_length / self.sampling_rate
-            return NotedItem(item, f"{entry.where}: {frames} mel frames ({seconds:.0f} s) exceed the "
-                                   f"{self.long_mel_length} the model can synthesise (--max-decoder-steps x "
-                                   "--n-frames-per-step) and make slow, memory-hungry steps; set "
-                                   f"--max-mel-length {self.long_mel_length} to skip such utterances")
+            limit = self.long_mel_length
+            note = (f"{entry.where}: {frames} mel frames ({seconds:.0f} s) exceed the {limit} frames the "
+                    "model can synthesise (--max-decoder-steps x --n-frames-per-step) and make slow, "
+                    f"memory-hungry steps; set --max-mel-length {limit} to skip such utterances")
+            return NotedItem(item, note)
         return item
 
 

@@ -170,8 +170,8 @@ def test_13_minor_failures(tiny_corpus, tmp_path, capsys):
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 8  # every training and validation utterance, each once
     assert warnings[0].endswith("set --max-mel-length 12 to skip such utterances")
-    assert re.match(r"warning: .*short_(train|val)\.txt:\d: \d+ mel frames \(\d+ s\) exceed the 12 the model "
-                    r"can synthesise \(--max-decoder-steps x --n-frames-per-step\)", warnings[0])
+    assert re.match(r"warning: .*short_(train|val)\.txt:\d: \d+ mel frames \(\d+ s\) exceed the 12 frames "
+                    r"the model can synthesise \(--max-decoder-steps x --n-frames-per-step\)", warnings[0])
     # and --max-mel-length skips the longer ones (of the training set only), named as too long
     frames = {m.group(1): int(m.group(2)) for m in
               (re.search(r"(short_train\.txt:\d): (\d+) mel frames", w) for w in warnings) if m}
