@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.EISDIR)
@@ -55,13 +56,25 @@ def naming(err: OSError, path: str | Path) -> OSError:
     return err if err.filename else OSError(err.errno, err.strerror, str(path))
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write `text` (UTF-8) to a temporary file beside `path`, then rename it over `path`: a failure
-    (e.g. a full disk) leaves the previous file as it was."""
+@contextmanager
+def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary handle on a temporary file beside `path`, renamed over `path` when the block ends without
+    error: a failure (e.g. a full disk) leaves the previous file as it was and no temporary file. An OSError
+    names `path`. Write through the handle, not the name: torch.save and torch.jit.save to a full disk then
+    raise an OSError (to a name, a RuntimeError or an abort)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "wb") as handle:
+            yield handle
         os.replace(tmp, path)
+    except OSError as err:
+        raise naming(err, path) from err
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically (`atomic_output`)."""
+    with atomic_output(path) as handle:
+        handle.write(text.encode("utf-8"))

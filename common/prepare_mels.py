@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -29,7 +28,7 @@ from tqdm import tqdm
 
 from common.audio import AudioError, load_wav
 from common.filelist import FilelistEntry, FilelistError, read_filelist, resolve_path, write_filelist
-from common.io_errors import OutputError, naming, output_errors
+from common.io_errors import OutputError, atomic_output, output_errors
 from common.stft import TacotronSTFT
 
 __all__ = [
@@ -116,17 +115,9 @@ def compute_mel(stft: TacotronSTFT, params: MelParams, wav_path: str | Path) -> 
 
 
 def _save_atomic(tensor: torch.Tensor, path: Path) -> None:
-    """Save through a temporary file renamed into place, and through a file handle, so that a full disk is
-    an OSError naming the mel file (torch.save to a path makes it a RuntimeError)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(tensor, handle)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise naming(err, path) from err
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Save atomically through a file handle, so a full disk is an OSError naming the mel file."""
+    with atomic_output(path) as handle:
+        torch.save(tensor, handle)
 
 
 # Worker state: one STFT per process, built once.
