@@ -33,6 +33,8 @@ import torch
 
 from common.audio import AudioError, save_wav
 from common.checkpoint import CheckpointError
+from common.filelist import decode_text
+from common.io_errors import OutputError, output_errors
 from common.logger import LoggerError, RunLogger, init_logger
 from common.synthesis import (
     Phrase,
@@ -69,7 +71,8 @@ class InferenceError(ValueError):
     """A problem with the command line or the input file (named in the message)."""
 
 
-USER_ERRORS = (InferenceError, CheckpointError, SynthesisError, AudioError, UnknownCleanerError, LoggerError)
+USER_ERRORS = (InferenceError, CheckpointError, SynthesisError, AudioError, UnknownCleanerError, LoggerError,
+               OutputError)
 
 
 def inference_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -155,11 +158,9 @@ def read_input(path: str) -> tuple[list[Phrase], list[int], str]:
     if not file.is_file():
         raise InferenceError(f"-i/--input: not a regular file: {file}")
     try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise InferenceError(
-            f"-i/--input: {file} is not UTF-8 text ({err.reason} at byte {err.start})"
-        ) from None
+        text = decode_text(file.read_bytes())
+    except ValueError as err:
+        raise InferenceError(f"-i/--input: {file}: {err}") from None
     return (*read_phrases(text.splitlines(), str(file)), str(file))
 
 
@@ -341,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("always", MaxDecoderStepsWarning)
         warnings.showwarning = _show_warning
         try:
-            return run(args, given_flags(argv))
+            with output_errors("-o/--output"):  # a full disk or an unwritable folder: one line
+                return run(args, given_flags(argv))
         except USER_ERRORS as err:
             print(f"{PROG}: error: {err}", file=sys.stderr)
             return 1

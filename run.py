@@ -19,9 +19,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from common.checkpoint import CheckpointError
     from common.data import DatasetError
     from common.filelist import FilelistError
+    from common.io_errors import OutputError
     from common.text.cleaners import UnknownCleanerError
 
-    return (AudioError, CheckpointError, DatasetError, FilelistError, UnknownCleanerError)
+    return (AudioError, CheckpointError, DatasetError, FilelistError, OutputError, UnknownCleanerError)
 
 
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:
@@ -59,11 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = parse_args(parser, argv, REQUIRED)
     from common.distributed import cleanup
+    from common.io_errors import output_errors
     from common.models import get_model_spec
     from common.training import train
 
     try:
-        train(args, get_model_spec(name))
+        with output_errors("-o/--output"):  # a full disk or an unwritable folder: one line
+            train(args, get_model_spec(name))
     except KeyboardInterrupt:
         print("run.py: interrupted", file=sys.stderr)
         return 130

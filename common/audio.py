@@ -75,6 +75,12 @@ def _read_samples(path: Path, max_wav_value: float) -> tuple[np.ndarray, int, st
     return data, rate, subtype
 
 
+# The fix for a wav of another rate or with several channels: the dataset converter (common/datasets)
+# resamples and mixes down to mono. Named in errors, which reach users of the command-line tools.
+CONVERT_HINT = ("convert the dataset with `python scripts/prepare_data.py custom`, which resamples to its "
+                "--sampling-rate and mixes down to mono")
+
+
 def load_wav(
     path: str | Path,
     sampling_rate: int | None = 22050,
@@ -104,7 +110,7 @@ def load_wav(
         raise AudioError(path, "file holds no audio samples")
     if channels != 1:
         if not mix_to_mono:
-            raise AudioError(path, f"expected mono audio, got {channels} channels (pass mix_to_mono=True)")
+            raise AudioError(path, f"expected mono audio, got {channels} channels ({CONVERT_HINT})")
         data = data.mean(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
     audio = np.ascontiguousarray(data[:, 0])
 
@@ -120,7 +126,8 @@ def load_wav(
     if sampling_rate is not None and rate != sampling_rate:
         if not resample:
             raise AudioError(
-                path, f"sampling rate is {rate} Hz, expected {sampling_rate} Hz (pass resample=True)"
+                path, f"sampling rate is {rate} Hz, expected {sampling_rate} Hz ({CONVERT_HINT}; or set "
+                      f"--sampling-rate {rate} where every file has that rate)"
             )
         audio = soxr.resample(audio, rate, sampling_rate, quality="HQ").astype(np.float32)
         # Band-limiting can overshoot full-scale input by a hair (Gibbs ripple); keep the [-1, 1] contract.

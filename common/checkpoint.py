@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.io_errors import naming
+
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model being built."""
@@ -66,8 +68,10 @@ def atomic_save(obj: Any, path: str | Path) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):  # e.g. a full disk: name the checkpoint in the one-line error
+            raise naming(err, path) from err
         raise
 
 
@@ -92,15 +96,41 @@ def save_checkpoint(output_dir: str | Path, model_name: str, epoch: int, state: 
     return path
 
 
+def load_untrusted(path: str | Path, what: str) -> Any:
+    """torch.load a `.pt` file as untrusted input (weights_only, on the CPU). Any failure (an empty,
+    truncated, corrupt or foreign file) is a CheckpointError naming `what` and the file, with a reason that
+    is never blank."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"cannot load {what} {path}: the file is empty (0 bytes)")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means the same to the user
+        raise CheckpointError(f"cannot load {what} {path}: {load_failure_reason(err)}") from None
+
+
+def load_failure_reason(err: BaseException) -> str:
+    """One non-blank line saying why torch.load failed (torch's weights-only refusals are long and advise
+    `weights_only=False`, which untrusted files must never get; only their cause is kept)."""
+    text = str(err)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        cause = next((line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()), "")
+        return f"refused by the weights-only loader (not plain tensors and containers): {cause}".rstrip(": ")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "").split(". ")[0]
+    if isinstance(err, EOFError):
+        return f"the file ends early (truncated){': ' + first if first else ''}"
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint as untrusted input (weights_only); clear errors for missing or foreign files."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means the same to the user
-        raise CheckpointError(f"cannot load checkpoint {path}: {err}") from None
+    checkpoint = load_untrusted(path, "checkpoint")
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not a model checkpoint (no 'state_dict')")
     return checkpoint

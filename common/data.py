@@ -2,7 +2,8 @@
 
 A dataset item that cannot be loaded is returned as a `BadItem` instead of raising inside a loader worker
 (which would surface as a worker traceback). The main process then raises `DatasetError` with the file and
-line, or, with `--skip-bad-files`, drops the item and counts it.
+line, or, with `--skip-bad-files`, drops the item and counts it by its kind (common/skip_report.py).
+A usable item that deserves a warning (e.g. a very long utterance) travels as a `NotedItem`.
 """
 
 from __future__ import annotations
@@ -21,22 +22,52 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class BadItem:
-    """Placeholder for an item that failed to load, carrying the reason."""
+    """Placeholder for an item that cannot be used: where it is (`file:line`), why, and the kind of
+    problem (the skip report counts by kind: unreadable, empty_mel, no_text, too_long)."""
 
-    message: str
+    where: str
+    reason: str
+    kind: str = "unreadable"
+
+    @property
+    def message(self) -> str:
+        """`file:line: reason`, the line of a skip report and of the error without --skip-bad-files."""
+        return f"{self.where}: {self.reason}"
 
 
-def split_bad(items: list) -> tuple[list, list[BadItem]]:
-    """Separate loaded items from BadItems (used by collate functions, inside workers)."""
-    good = [item for item in items if not isinstance(item, BadItem)]
-    bad = [item for item in items if isinstance(item, BadItem)]
-    return good, bad
+@dataclass(frozen=True)
+class NotedItem:
+    """A usable item with a warning for the main process to print (once per distinct note)."""
+
+    item: tuple
+    note: str
+
+
+def split_bad(items: list) -> tuple[list, list[BadItem], list[str]]:
+    """Separate loaded items from BadItems and unwrap NotedItems (used by collate functions, inside
+    workers): (good items, bad items, notes)."""
+    good, bad, notes = [], [], []
+    for item in items:
+        if isinstance(item, BadItem):
+            bad.append(item)
+        elif isinstance(item, NotedItem):
+            good.append(item.item)
+            notes.append(item.note)
+        else:
+            good.append(item)
+    return good, bad, notes
+
+
+# kinds of BadItem that a flag asked for (--max-mel-length): skipped without --skip-bad-files
+REQUESTED_SKIPS = ("too_long",)
 
 
 def check_bad(bad: list[BadItem], skip: bool) -> int:
-    """Raise for the first bad item unless skipping; return how many were skipped."""
-    if bad and not skip:
-        raise DatasetError(bad[0].message + " (use --skip-bad-files to skip such utterances)")
+    """Raise for the first bad item unless skipping (or its skip was asked for, as by --max-mel-length);
+    return how many were skipped."""
+    errors = [item for item in bad if item.kind not in REQUESTED_SKIPS]
+    if errors and not skip:
+        raise DatasetError(errors[0].message + " (use --skip-bad-files to skip such utterances)")
     return len(bad)
 
 

@@ -9,9 +9,12 @@ Errors name the file and line, so a bad corpus is fixed in one look.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from common.io_errors import atomic_write_text
 
 FIELD_COUNTS = (2, 4)
 
@@ -67,26 +70,48 @@ def parse_line(line: str, source: str = "", line_no: int = 0) -> FilelistEntry:
     return FilelistEntry(path, text, speaker, language, source, line_no)
 
 
+def undecodable_line(data: bytes, err: UnicodeDecodeError) -> str:
+    """Where and what the undecodable bytes of ``data`` are, by line and column (1-based) rather than by
+    byte offset: ``line 3 is not valid utf-8 (byte 0xff at column 7: invalid start byte)``."""
+    line_start = data.rfind(b"\n", 0, err.start) + 1
+    line = data.count(b"\n", 0, err.start) + 1
+    column = len(data[line_start:err.start].decode(err.encoding, errors="replace")) + 1
+    return (f"line {line} is not valid {err.encoding} (byte 0x{data[err.start]:02x} at column {column}: "
+            f"{err.reason})")
+
+
+def decode_text(data: bytes, encoding: str = "utf-8-sig") -> str:
+    """``data`` decoded (with the default, a UTF-8 byte order mark is dropped); undecodable bytes raise
+    ValueError naming their line (``undecodable_line``)."""
+    if encoding.replace("-", "").lower() == "utf8sig":  # decoded as utf-8 so error offsets index `data`
+        data, encoding = data.removeprefix(codecs.BOM_UTF8), "utf-8"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise ValueError(undecodable_line(data, err)) from None
+
+
 def read_numbered_lines(
     path: str | Path,
     error: type[Exception],
     not_found: str,
     unreadable: str,
-    encoding: str = "utf-8",
+    encoding: str = "utf-8-sig",
     comments: bool = False,
 ) -> list[tuple[int, str]]:
     """``(line number from 1, line)`` for the non-blank lines of a text file (with ``comments``, lines
-    starting with ``#`` are skipped too).
+    starting with ``#`` are skipped too). A UTF-8 byte order mark before line 1 is dropped.
 
     A missing file raises ``error(not_found)``, an unreadable or undecodable one ``error(unreadable)``;
-    both are format strings given ``{path}`` (and ``{err}``, the OS or decoding error, for ``unreadable``).
+    both are format strings given ``{path}`` (and ``{err}``, the OS error or the undecodable line, for
+    ``unreadable``).
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding=encoding).splitlines()
+        lines = decode_text(path.read_bytes(), encoding).splitlines()
     except FileNotFoundError:
         raise error(not_found.format(path=path)) from None
-    except (OSError, UnicodeDecodeError) as err:
+    except (OSError, ValueError) as err:
         raise error(unreadable.format(path=path, err=err)) from None
     return [
         (number, line)
@@ -114,11 +139,11 @@ def read_filelist(path: str | Path) -> list[FilelistEntry]:
 
 
 def write_filelist(path: str | Path, entries: Iterable[FilelistEntry], multi_speaker: bool) -> None:
-    """Write entries as `path|text` or `path|text|speaker|language` lines."""
+    """Write entries as `path|text` or `path|text|speaker|language` lines (atomically: a failure leaves
+    the previous file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(e.to_line(multi_speaker) + "\n" for e in entries)
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, "".join(e.to_line(multi_speaker) + "\n" for e in entries))
 
 
 def resolve_path(dataset_path: str | Path, audio_path: str | Path) -> Path:

@@ -23,8 +23,9 @@ class ModelSpec:
     model_config: Callable[[argparse.Namespace], dict]
     model_class: Callable[..., torch.nn.Module]
     criterion: Callable[[argparse.Namespace], Callable]
-    # (args, filelist, model config or None): the config carries a checkpoint's symbol/speaker tables
-    dataset: Callable[[argparse.Namespace, str, dict | None], torch.utils.data.Dataset]
+    # (args, filelist, model config or None, training=True): the config carries a checkpoint's symbol/speaker
+    # tables; training=False builds a validation set (no --max-mel-length skips)
+    dataset: Callable[..., torch.utils.data.Dataset]
     collate: Callable[[argparse.Namespace, bool], Callable | None]
     batch_to_device: Callable
     batch_size_of: Callable[[tuple], int]
@@ -155,7 +156,7 @@ def _waveglow() -> ModelSpec:
     return ModelSpec(
         name="WaveGlow", items="samples", parser=waveglow_parser, model_config=model_config,
         model_class=WaveGlow, criterion=lambda args: WaveGlowLoss(args.sigma),
-        dataset=lambda args, filelist, config=None: data_function.get_dataset(args, filelist),
+        dataset=lambda args, filelist, config=None, training=True: data_function.get_dataset(args, filelist),
         collate=data_function.get_collate_fn,
         batch_to_device=data_function.batch_to_device, batch_size_of=lambda x: x[1].size(0),
     )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -29,6 +28,7 @@ from tqdm import tqdm
 
 from common.audio import AudioError, load_wav
 from common.filelist import FilelistEntry, FilelistError, read_filelist, resolve_path, write_filelist
+from common.io_errors import OutputError, atomic_output, output_errors
 from common.stft import TacotronSTFT
 
 __all__ = [
@@ -115,12 +115,9 @@ def compute_mel(stft: TacotronSTFT, params: MelParams, wav_path: str | Path) -> 
 
 
 def _save_atomic(tensor: torch.Tensor, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(tensor, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Save atomically through a file handle, so a full disk is an OSError naming the mel file."""
+    with atomic_output(path) as handle:
+        torch.save(tensor, handle)
 
 
 # Worker state: one STFT per process, built once.
@@ -137,7 +134,8 @@ def _init_worker(params: MelParams, single_thread: bool) -> None:
 def _work(task: tuple[str, str]) -> tuple[str, str | None, int]:
     """Compute and save one mel; return (output path, error message or None, frames).
 
-    Errors caused by the file are returned, not raised, so the parent can name the filelist line.
+    Errors caused by the wav are returned, not raised, so the parent can name the filelist line; an error
+    writing the mel is raised, as no other file would fare better.
     """
     wav_path, out_path = task
     stft = _WORKER["stft"]
@@ -145,9 +143,9 @@ def _work(task: tuple[str, str]) -> tuple[str, str | None, int]:
     assert isinstance(stft, TacotronSTFT) and isinstance(params, MelParams)
     try:
         mel = compute_mel(stft, params, wav_path)
-        _save_atomic(mel, Path(out_path))
     except (AudioError, OSError, RuntimeError, ValueError) as err:
         return out_path, str(err), 0
+    _save_atomic(mel, Path(out_path))  # a full disk or unwritable folder stops the run (main reports it)
     return out_path, None, int(mel.shape[1])
 
 
@@ -323,14 +321,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        summary = prepare_mels(
-            args.dataset_path, args.filelists, output_dir=args.output_dir, jobs=args.jobs,
-            sampling_rate=args.sampling_rate, filter_length=args.filter_length, hop_length=args.hop_length,
-            win_length=args.win_length, n_mel_channels=args.n_mel_channels, mel_fmin=args.mel_fmin,
-            mel_fmax=args.mel_fmax, max_wav_value=args.max_wav_value, skip_bad=args.skip_bad,
-            overwrite=args.overwrite, progress=not args.quiet,
-        )
-    except PrepareMelsError as err:
+        with output_errors("--output-dir"):
+            summary = prepare_mels(
+                args.dataset_path, args.filelists, output_dir=args.output_dir, jobs=args.jobs,
+                sampling_rate=args.sampling_rate, filter_length=args.filter_length,
+                hop_length=args.hop_length, win_length=args.win_length, n_mel_channels=args.n_mel_channels,
+                mel_fmin=args.mel_fmin, mel_fmax=args.mel_fmax, max_wav_value=args.max_wav_value,
+                skip_bad=args.skip_bad, overwrite=args.overwrite, progress=not args.quiet,
+            )
+    except (PrepareMelsError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(summary.format())

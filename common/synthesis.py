@@ -752,8 +752,9 @@ class Synthesizer:
         if unfinished_phrases and self.trim_to_gate:
             steps = self.tacotron2.decoder.max_decoder_steps
             where = describe_lines(unfinished_phrases)
+            split = "" if self.max_chars_per_chunk else ", split long lines with --max-chars-per-chunk"
             warnings.warn(f"{where}: reached max_decoder_steps={steps} before the gate stopped; the audio "
-                          "is cut off (raise --max-decoder-steps, or check the text)",
+                          f"is cut off (raise --max-decoder-steps{split}, or check the text)",
                           MaxDecoderStepsWarning, stacklevel=2)
         return SynthesisResult(
             utterances=utterances,

@@ -33,6 +33,7 @@ from common.data import DatasetError, ShardedSampler
 from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
 from common.finetune import PLAN_KEY, FineTuning, trainable_parameters
 from common.models import ModelSpec, build_model
+from common.skip_report import SkipReport
 
 
 def learning_rate_at(epoch: int, base_lr: float, anneal_steps: list[int] | None,
@@ -185,11 +186,13 @@ class Trainer:
             self.ddp_model = DistributedDataParallel(self.model, device_ids=device_ids)
         # the model's config maps text to ids: its own (e.g. extended) symbol table and speakers, if any
         trainset = spec.dataset(args, args.training_files, self.config)
-        valset = spec.dataset(args, args.validation_files, self.config)
+        valset = spec.dataset(args, args.validation_files, self.config, training=False)
+        self.skips = SkipReport()  # utterances left out, named in skipped.txt beside the run log
+        self.skips.add([*getattr(trainset, "rejected", []), *getattr(valset, "rejected", [])])
+        self.notes_shown: set[str] = set()
         self.train_loader, self.train_sampler = make_loader(trainset, spec.collate(args, True), args,
                                                             self.info, True)
         self.val_loader, _ = make_loader(valset, spec.collate(args, False), args, self.info, False)
-        self.n_skipped = 0
         self.n_nonfinite = 0
 
     def resume(self, path: Path, checkpoint: dict | None = None) -> None:
@@ -226,11 +229,29 @@ class Trainer:
         return lr
 
     def to_device(self, batch):
-        """Move a batch to the device; count skipped utterances; None for an empty batch."""
+        """Move a batch to the device; record skipped utterances and print new warnings about items; None
+        for an empty batch."""
         converted = self.spec.batch_to_device(batch, self.device, self.args.skip_bad_files)
         if isinstance(batch, dict):
-            self.n_skipped += len(batch.get("bad", [])) + batch.get("n_too_long", 0)
+            self.skips.add(batch.get("bad", []))
+            for note in batch.get("notes", []):
+                if note not in self.notes_shown:
+                    self.notes_shown.add(note)
+                    print(f"warning: {note}", file=sys.stderr)
         return converted
+
+    def report_skips(self) -> dict[str, int]:
+        """Merge every rank's skips; the main rank writes skipped.txt beside the run log and says so.
+        Returns the run-log summary counts (all ranks must call this)."""
+        report = SkipReport()
+        for items in gather_objects(list(self.skips.items.values()), self.info):
+            report.add(items)
+        if self.info.is_main:
+            path = report.write((self.output / self.args.log_file).parent)
+            if path is not None:
+                kinds = ", ".join(f"{n} {kind}" for kind, n in report.counts().items())
+                print(f"skipped {len(report)} utterances ({kinds}): listed in {path}")
+        return report.summary()
 
     def train_step(self, x, y) -> tuple[float, float | None]:
         """One optimizer step; returns (loss averaged over ranks, grad norm or None if skipped)."""
@@ -268,7 +289,7 @@ class Trainer:
         start = time.perf_counter()
         with torch.no_grad():
             for batch in self.val_loader:
-                converted = self.spec.batch_to_device(batch, self.device, self.args.skip_bad_files)
+                converted = self.to_device(batch)
                 if converted is None:
                     continue
                 x, y, num_items = converted
@@ -410,8 +431,7 @@ class Trainer:
                     print(f"time budget of {args.time_budget} min reached after epoch {epoch}")
                 break
         summary = {"run_time": time.perf_counter() - run_start, "train_loss": train_loss,
-                   "val_loss": val_loss, "epochs_done": last_epoch + 1,
-                   "skipped_utterances": int(reduce_sum(self.n_skipped, info)),
+                   "val_loss": val_loss, "epochs_done": last_epoch + 1, **self.report_skips(),
                    "skipped_nonfinite_steps": self.n_nonfinite}
         if mean_items_per_sec:
             summary["train_items_per_sec"] = sum(mean_items_per_sec) / len(mean_items_per_sec)

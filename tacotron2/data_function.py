@@ -16,7 +16,8 @@ import torch
 from torch.utils.data import Dataset
 
 from common.audio import load_wav
-from common.data import BadItem, DatasetError, check_bad, split_bad
+from common.checkpoint import load_untrusted
+from common.data import BadItem, DatasetError, NotedItem, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
 from common.stft import TacotronSTFT
 from common.text import (
@@ -38,8 +39,12 @@ class TextMelLoader(Dataset):
                  load_mel_from_disk: bool = False, n_mel_channels: int = 80, max_wav_value: float = 32768.0,
                  sampling_rate: int = 22050, filter_length: int = 1024, hop_length: int = 256,
                  win_length: int = 1024, mel_fmin: float = 0.0, mel_fmax: float = 8000.0,
-                 skip_bad_files: bool = False, *, symbols: list[str] | None = None) -> None:
+                 skip_bad_files: bool = False, *, symbols: list[str] | None = None,
+                 max_mel_length: int | None = None, long_mel_length: int | None = None) -> None:
         self.dataset_path = Path(dataset_path)
+        # longer mels are skipped (--max-mel-length), or kept with a warning (see check_length)
+        self.max_mel_length, self.long_mel_length = max_mel_length, long_mel_length
+        self.hop_length = hop_length
         self.table = SymbolTable(symbols) if symbols else None  # None: the 148-symbol reference table
         self.load_mel_from_disk = load_mel_from_disk
         self.n_mel_channels = n_mel_channels
@@ -48,14 +53,18 @@ class TextMelLoader(Dataset):
                                  mel_fmin, mel_fmax)
         self.entries: list[FilelistEntry] = []
         self.texts: list[torch.Tensor] = []
-        self.n_rejected = 0
+        self.rejected: list[BadItem] = []  # transcripts left out under --skip-bad-files
+        space_ids = {i for i, symbol in enumerate(self.table or SymbolTable.default())
+                     if symbol.isspace()}
         for entry in read_filelist(filelist):
             ids = self.encode_text(entry, text_cleaners)
-            if not ids:
-                message = f"{entry.where}: transcript has no known symbol: {entry.text[:60]!r}"
+            if not ids or space_ids.issuperset(ids):
+                reason = (f"transcript is empty after cleaning (only spaces are left of {entry.text[:60]!r})"
+                          if ids else f"transcript has no known symbol: {entry.text[:60]!r}")
+                bad = BadItem(entry.where, reason, "no_text")
                 if not skip_bad_files:
-                    raise DatasetError(message)
-                self.n_rejected += 1
+                    raise DatasetError(bad.message + " (use --skip-bad-files to skip such utterances)")
+                self.rejected.append(bad)
                 continue
             self.entries.append(entry)
             self.texts.append(torch.tensor(ids, dtype=torch.long))
@@ -78,7 +87,7 @@ class TextMelLoader(Dataset):
         """The (n_mel, frames) log-mel of an entry, loaded or computed."""
         path = resolve_path(self.dataset_path, entry.audio_path)
         if self.load_mel_from_disk:
-            mel = torch.load(path, map_location="cpu", weights_only=True)
+            mel = load_untrusted(path, "mel")
             if not isinstance(mel, torch.Tensor) or mel.dim() != 2 or mel.size(0) != self.n_mel_channels:
                 shape = tuple(mel.shape) if isinstance(mel, torch.Tensor) else type(mel).__name__
                 raise ValueError(f"{path}: expected a mel tensor ({self.n_mel_channels}, frames), "
@@ -88,34 +97,50 @@ class TextMelLoader(Dataset):
         with torch.no_grad():
             return self.stft.mel_spectrogram(audio.unsqueeze(0)).squeeze(0)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | BadItem:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | BadItem | NotedItem:
         entry = self.entries[index]
         try:
             mel = self.get_mel(entry)
         except (OSError, ValueError, RuntimeError) as err:
-            return BadItem(f"{entry.where}: {err}")
+            return BadItem(entry.where, str(err))
+        return self.check_length(entry, self.item(index, mel))
+
+    def item(self, index: int, mel: torch.Tensor) -> tuple:
+        """The training item of `index`: (text ids, mel)."""
         return self.texts[index], mel
+
+    def check_length(self, entry: FilelistEntry, item: tuple) -> tuple | BadItem | NotedItem:
+        """A zero-frame mel is bad; one over --max-mel-length is skipped; a very long one (over
+        `long_mel_length`, without --max-mel-length) is kept with a warning naming the flag to set."""
+        frames = item[1].size(1)
+        if frames == 0:
+            return BadItem(entry.where, f"{entry.audio_path}: the mel has 0 frames", "empty_mel")
+        if self.max_mel_length is not None and frames > self.max_mel_length:
+            return BadItem(entry.where, f"{frames} mel frames, over --max-mel-length {self.max_mel_length}",
+                           "too_long")
+        if self.max_mel_length is None and self.long_mel_length is not None and frames > self.long_mel_length:
+            seconds = frames * self.hop_length / self.sampling_rate
+            limit = self.long_mel_length
+            note = (f"{entry.where}: {frames} mel frames ({seconds:.0f} s) exceed the {limit} frames the "
+                    "model can synthesise (--max-decoder-steps x --n-frames-per-step) and make slow, "
+                    f"memory-hungry steps; set --max-mel-length {limit} to skip such utterances")
+            return NotedItem(item, note)
+        return item
 
 
 class TextMelCollate:
     """Pads a list of (text ids, mel) into a batch; mel length is rounded up to a multiple of r.
 
-    The gate target is 1 from the last real frame on. Items with more than `max_mel_length` frames are
-    dropped and counted; BadItems are passed on for the main process to report.
+    The gate target is 1 from the last real frame on. BadItems (unreadable, empty or too long, see
+    `TextMelLoader.check_length`) and the notes of NotedItems are passed on for the main process to report.
     """
 
-    def __init__(self, n_frames_per_step: int = 1, max_mel_length: int | None = None) -> None:
+    def __init__(self, n_frames_per_step: int = 1) -> None:
         self.r = n_frames_per_step
-        self.max_mel_length = max_mel_length
 
     def __call__(self, items: list) -> dict:
-        good, bad = split_bad(items)
-        n_too_long = 0
-        if self.max_mel_length is not None:
-            kept = [item for item in good if item[1].size(1) <= self.max_mel_length]
-            n_too_long = len(good) - len(kept)
-            good = kept
-        batch = {"bad": bad, "n_too_long": n_too_long, "size": len(good)}
+        good, bad, notes = split_bad(items)
+        batch = {"bad": bad, "notes": notes, "size": len(good)}
         if not good:
             return batch
         input_lengths = torch.tensor([item[0].numel() for item in good], dtype=torch.long)
@@ -158,8 +183,12 @@ def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = Fa
     return x, y, int(batch["output_lengths"].sum())
 
 
-def get_dataset(args: argparse.Namespace, filelist: str | Path, config: dict | None = None) -> TextMelLoader:
+def get_dataset(args: argparse.Namespace, filelist: str | Path, config: dict | None = None,
+                training: bool = True) -> TextMelLoader:
     """The dataset for `filelist` with the audio and text flags of `args`.
+
+    A training set skips mels over --max-mel-length; without that flag, mels longer than the model can
+    synthesise (--max-decoder-steps x --n-frames-per-step) are kept with a warning naming it.
 
     Conditioned runs (`tacotron2.arg_parser.is_conditioned`) get a `MultilingualTextMelLoader` with the
     speaker, language and symbol maps of `config` (the model's, e.g. a checkpoint's) or, without one, of
@@ -171,20 +200,23 @@ def get_dataset(args: argparse.Namespace, filelist: str | Path, config: dict | N
     audio = (args.load_mel_from_disk, args.n_mel_channels, args.max_wav_value, args.sampling_rate,
              args.filter_length, args.hop_length, args.win_length, args.mel_fmin, args.mel_fmax,
              args.skip_bad_files)
+    lengths = {"max_mel_length": args.max_mel_length if training else None,
+               "long_mel_length": args.max_decoder_steps * args.n_frames_per_step}
     if is_conditioned(args) or (config and config.get("speakers")):
         if config and config.get("speakers") is not None:
             vocabulary = Vocabulary(list(config["speakers"]), list(config["languages"] or []),
                                     list(config["symbols"]))
         else:
             vocabulary = build_vocabulary(args.training_files, args.text_cleaners)
-        return MultilingualTextMelLoader(args.dataset_path, filelist, args.text_cleaners, vocabulary, *audio)
+        return MultilingualTextMelLoader(args.dataset_path, filelist, args.text_cleaners, vocabulary, *audio,
+                                         **lengths)
     symbols = list(config["symbols"]) if config and config.get("symbols") else None
-    return TextMelLoader(args.dataset_path, filelist, args.text_cleaners, *audio, symbols=symbols)
+    return TextMelLoader(args.dataset_path, filelist, args.text_cleaners, *audio, symbols=symbols, **lengths)
 
 
 def get_collate_fn(args: argparse.Namespace, training: bool = True) -> TextMelCollate:
-    """Collate with the model's reduction factor; the length guard applies to training only."""
-    return TextMelCollate(args.n_frames_per_step, args.max_mel_length if training else None)
+    """Collate with the model's reduction factor (the length guard is the training dataset's)."""
+    return TextMelCollate(args.n_frames_per_step)
 
 
 # ------------------------------------------------------------------- multi-speaker, multilingual data
@@ -262,8 +294,6 @@ class MultilingualTextMelLoader(TextMelLoader):
                                f"(known: {', '.join(self.vocabulary.languages)})")
         return text_to_sequence(entry.text, cleaners_for(entry.language, text_cleaners), self.table)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int, int] | BadItem:
-        item = super().__getitem__(index)
-        if isinstance(item, BadItem):
-            return item
-        return item[0], item[1], self.speaker_ids[index], self.language_ids[index]
+    def item(self, index: int, mel: torch.Tensor) -> tuple:
+        """(text ids, mel, speaker id, language id)."""
+        return self.texts[index], mel, self.speaker_ids[index], self.language_ids[index]

@@ -671,7 +671,7 @@ def validation_mcd(model: Tacotron2, dataset: Any, n_utterances: int, device: to
     streams (prenet dropout) are forked and seeded with `seed`, so training randomness is untouched and
     the value is reproducible.
     """
-    from common.data import BadItem
+    from common.data import BadItem, NotedItem
     from common.evaluation import mcd
 
     total, count = 0.0, 0
@@ -688,6 +688,8 @@ def validation_mcd(model: Tacotron2, dataset: Any, n_utterances: int, device: to
                 item = dataset[index]
                 if isinstance(item, BadItem):
                     continue
+                if isinstance(item, NotedItem):  # a very long utterance; training warns about it
+                    item = item.item
                 text, target = item[0], item[1]
                 ids = {}
                 if len(item) == 4:

@@ -98,30 +98,30 @@ class MelAudioLoader(Dataset):
 
     def load_item(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(mel, audio segment) of item ``index``; raises DatasetError naming the filelist file and line."""
+        item = self[index]
+        if isinstance(item, BadItem):
+            raise DatasetError(item.message)
+        return item
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | BadItem:
         entry = self.entries[index]
         path = resolve_path(self.dataset_path, entry.audio_path)
         try:
             audio = load_wav(path, self.sampling_rate, max_wav_value=self.max_wav_value)
         except (OSError, ValueError) as err:
-            raise DatasetError(f"{entry.where}: {err}") from err
+            return BadItem(entry.where, str(err))
         segment = self.segment(audio, index)
         with torch.no_grad():
             mel = self.stft.mel_spectrogram(segment.unsqueeze(0)).squeeze(0)
         return mel, segment
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | BadItem:
-        try:
-            return self.load_item(index)
-        except DatasetError as err:
-            return BadItem(str(err))
 
 
 class MelAudioCollate:
     """Stacks (mel, audio) items into a dict batch; ``BadItem``s are passed on for the main process."""
 
     def __call__(self, items: list) -> dict:
-        good, bad = split_bad(items)
-        batch: dict = {"bad": bad, "size": len(good)}
+        good, bad, notes = split_bad(items)
+        batch: dict = {"bad": bad, "notes": notes, "size": len(good)}
         if good:
             batch["mel"] = torch.stack([mel for mel, _ in good])
             batch["audio"] = torch.stack([audio for _, audio in good])

@@ -17,6 +17,7 @@ from common.checkpoint import CheckpointError, load_checkpoint, load_model_state
 from common.export.base import DEFAULT_OPSET, ONNX_WAVEGLOW_FILE, TORCHSCRIPT_FILES, ExportError
 from common.export.onnx_export import export_tacotron2_onnx, export_waveglow_onnx
 from common.export.torchscript import save_torchscript, script_tacotron2, script_waveglow
+from common.io_errors import OutputError, output_errors
 from tacotron2.multilingual import build_tacotron2
 from waveglow.model import WaveGlow
 
@@ -85,9 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tacotron2 is None and args.waveglow is None:
         build_parser().error("give --tacotron2 and/or --waveglow")
     try:
-        written = export_checkpoints(args.format, args.output, args.tacotron2, args.waveglow,
-                                     fp16=args.fp16, opset=args.opset)
-    except (ExportError, CheckpointError) as err:
+        with output_errors("-o/--output"):  # a full disk or an unwritable folder: one line
+            written = export_checkpoints(args.format, args.output, args.tacotron2, args.waveglow,
+                                         fp16=args.fp16, opset=args.opset)
+    except (ExportError, CheckpointError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for path in written:

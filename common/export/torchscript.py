@@ -18,6 +18,7 @@ from common.export.tacotron2 import (
     _export_copy,
 )
 from common.export.waveglow import WaveGlowInference
+from common.io_errors import atomic_output
 from tacotron2.model import Tacotron2
 from waveglow.model import WaveGlow
 
@@ -53,12 +54,16 @@ def script_waveglow(model: WaveGlow, dtype: torch.dtype | None = None) -> torch.
 
 
 def save_torchscript(module: torch.jit.ScriptModule, path: str | Path) -> Path:
-    """`torch.jit.save` (its deprecation warning silenced: TorchScript is still the format asked for)."""
+    """`torch.jit.save` (its deprecation warning silenced: TorchScript is still the format asked for).
+
+    Written atomically through a file handle (`atomic_output`): a full disk is an OSError naming `path`
+    (saving to a path name aborts the process), and an earlier export stays intact.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), atomic_output(path) as handle:
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.save(module, str(path))
+        torch.jit.save(module, handle)
     return path
 
 
