@@ -100,8 +100,8 @@ def test_python_m_multiproc_train_py_pastes(tmp_path):
 
 def test_tensorboard_missing_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if tensorboard were not installed
-    argv = ["-m", "WaveGlow", "-o", str(tmp_path / "out"), "--epochs", "1", "-lr", "1e-3", "-bs", "1", "--cpu",
-            "--tensorboard-dir", str(tmp_path / "tb")]
+    argv = ["-m", "WaveGlow", "-o", str(tmp_path / "out"), "--epochs", "1", "-lr", "1e-3", "-bs", "1",
+            "--cpu", "--tensorboard-dir", str(tmp_path / "tb")]
     assert run.main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
