@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     ljs.add_argument("--input", "-i", required=True, help="the folder holding metadata.csv and wavs/")
     ljs.add_argument("--speaker", default="ljs", help="speaker name in the multi-speaker filelists")
     ljs.add_argument("--language", default="en", help="language code (default en)")
+    ljs.add_argument("--split", choices=["reference", "hash"], default="reference",
+                     help="reference: the reference's LJSpeech split, plus its named filelists and subsets "
+                          "(ljs_{audio,mel}_text_*); hash: the seeded split of --seed/--val-fraction/"
+                          "--test-fraction (other LJSpeech-layout datasets)")
     _add_common(ljs)
 
     cv = sub.add_parser("common-voice", help="Mozilla Common Voice language folder ({split}.tsv + clips/)",
@@ -133,7 +137,7 @@ def _prepare(args: argparse.Namespace) -> int:
         from common.datasets.ljspeech import prepare_ljspeech
 
         report = prepare_ljspeech(args.input, args.output, speaker=args.speaker, language=args.language,
-                                  **common)
+                                  split=args.split, **common)
     elif args.command == "common-voice":
         from common.datasets.common_voice import prepare_common_voice
 
