@@ -4,6 +4,7 @@ reference's steps, and one-line errors."""
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from test_run import run_args
 
 import run
+from common.arg_parser import REQUIRED, parse_args
 from common.log_reader import read_nvlog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,3 +109,27 @@ def test_tensorboard_missing_is_one_line(tmp_path, capsys, monkeypatch):
     assert len(err) == 1
     assert err[0].startswith(f"run.py: error (rank 0): TensorBoard logging to {tmp_path / 'tb'} needs the "
                              "'tensorboard' package")
+
+
+def script_command(script: Path) -> list[str]:
+    """The `python -m multiproc train.py ...` command of a recipe script, as train.py's arguments."""
+    text = script.read_text().replace("\\\n", " ")
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("python -m multiproc train.py")]
+    return [tok for tok in shlex.split(line)[4:] if tok != "$@"]
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("train_tacotron2.sh", {"model_name": "Tacotron2", "learning_rate": 1e-3, "epochs": 1501,
+                            "batch_size": 48, "weight_decay": 1e-6, "grad_clip_thresh": 1.0,
+                            "anneal_steps": [500, 1000, 1500], "anneal_factor": 0.1,
+                            "cudnn_enabled": True, "amp": False, "load_mel_from_disk": True}),
+    ("train_waveglow.sh", {"model_name": "WaveGlow", "learning_rate": 1e-4, "epochs": 1001, "batch_size": 4,
+                           "segment_length": 8000, "weight_decay": 0.0,
+                           "grad_clip_thresh": 3.4028234663852886e38, "cudnn_benchmark": True, "amp": False}),
+])
+def test_recipe_scripts_hold_the_reference_commands(script, expected):
+    argv = script_command(ROOT / "scripts" / script)
+    parser, _ = run.build_parser(argv)
+    args = parse_args(parser, argv, REQUIRED)
+    assert {key: getattr(args, key) for key in expected} == expected
+    assert args.output == "./output/" and args.log_file == "nvlog.json"
