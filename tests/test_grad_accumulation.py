@@ -86,3 +86,27 @@ def test_grad_accumulation_must_be_positive(capsys):
         run.main(["-m", "WaveGlow", "-o", "x", "--epochs", "1", "-lr", "1", "-bs", "1",
                   "--grad-accumulation", "0"])
     assert "--grad-accumulation: expected a positive integer, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_workers_accumulating_match_one_process_on_the_whole_batch(tiny_corpus, tmp_path):
+    """DDP: gradients stay local until the group's last batch, then one all-reduce (2 ranks x 2 batches of 1
+    = one batch of 4)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    common = ["-lr", "1e-3", "--grad-clip-thresh", "1e9", "--max-steps-per-epoch"]
+    ddp = run_args(tiny_corpus, tmp_path / "ddp", "WaveGlow", 1, *common, "2", "-bs", "1",
+                   "--grad-accumulation", "2")
+    proc = subprocess.run([sys.executable, str(root / "multiproc.py"), "--nproc", "2", str(root / "run.py"),
+                           *ddp], capture_output=True, text=True, timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert run.main(run_args(tiny_corpus, tmp_path / "one", "WaveGlow", 1, *common, "1", "-bs", "4")) == 0
+    got = torch.load(tmp_path / "ddp" / "checkpoint_WaveGlow_last.pt", weights_only=True)["state_dict"]
+    expected = torch.load(tmp_path / "one" / "checkpoint_WaveGlow_last.pt", weights_only=True)["state_dict"]
+    got = {key.removeprefix("module."): value for key, value in got.items()}
+    assert got.keys() == expected.keys()
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-6, msg=key)
