@@ -76,7 +76,8 @@ def clone_with_offline_filelists(tiny_corpus, tmp_path_factory) -> tuple[Path, P
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model, command, small", [("Tacotron2", TACOTRON2_COMMAND, TACOTRON2_SMALL),
-                                                   ("WaveGlow", WAVEGLOW_COMMAND, WAVEGLOW_SMALL)])
+                                                   ("WaveGlow", WAVEGLOW_COMMAND, WAVEGLOW_SMALL)],
+                         ids=["Tacotron2", "WaveGlow"])
 def test_reference_readme_command_runs_on_a_fresh_clone(clone_with_offline_filelists, tmp_path, model,
                                                         command, small):
     clone, corpus = clone_with_offline_filelists
