@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -42,12 +43,25 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--nproc", type=int, default=None,
                         help="number of worker processes (default: visible GPU count, 1 without GPU)")
     parser.add_argument("--poll", type=float, default=0.2, help=argparse.SUPPRESS)
-    parser.add_argument("script", help="the training script, e.g. run.py")
+    parser.add_argument("script", help="the training script, e.g. train.py or run.py (found next to this "
+                                       "launcher when it is not in the current folder)")
     parser.add_argument("script_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.nproc is not None and args.nproc < 1:
         parser.error("--nproc must be at least 1")
     return args, args.script_args
+
+
+def resolve_script(script: str) -> str:
+    """The training script's path: as given when it exists, else next to this launcher (so
+    `python /path/to/multiproc.py train.py ...` works from any folder); a missing script is an error."""
+    if Path(script).is_file():
+        return script
+    beside = Path(__file__).resolve().parent / script
+    if beside.is_file():
+        return str(beside)
+    raise FileNotFoundError(f"multiproc.py: error: training script {script} not found (looked in "
+                            f"{Path.cwd()} and {beside.parent})")
 
 
 def worker_commands(script: str, script_args: list[str], nproc: int) -> list[tuple[list[str], dict]]:
@@ -79,8 +93,13 @@ def stop_all(workers: list[subprocess.Popen], grace_s: float = 5.0) -> None:
 def main(argv: list[str] | None = None) -> int:
     args, script_args = parse(sys.argv[1:] if argv is None else argv)
     nproc = args.nproc or default_nproc()
+    try:
+        script = resolve_script(args.script)
+    except FileNotFoundError as err:
+        print(err, file=sys.stderr)
+        return 2
     workers = []
-    for rank, (cmd, env) in enumerate(worker_commands(args.script, script_args, nproc)):
+    for rank, (cmd, env) in enumerate(worker_commands(script, script_args, nproc)):
         stdout = None if rank == 0 else subprocess.DEVNULL
         workers.append(subprocess.Popen(cmd, env=env, stdout=stdout))
     try:

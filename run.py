@@ -2,13 +2,15 @@
 """Train Tacotron 2 or WaveGlow: `python run.py -m Tacotron2 -o out/ -lr 1e-3 --epochs 10 -bs 4 ...`.
 
 Dispatches on `-m/--model-name`; `--help` with a model name lists that model's flags too. Runs on CPU or
-GPU, alone or as one rank of `multiproc.py` / torchrun.
+GPU, alone or as one rank of `multiproc.py` / torchrun. `train.py` is the same entry point under the
+reference's name, so the reference's commands paste unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from common.arg_parser import REQUIRED, parse_args, training_parser
 
@@ -20,19 +22,26 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from common.data import DatasetError
     from common.filelist import FilelistError
     from common.io_errors import OutputError
+    from common.logger import LoggerError
     from common.text.cleaners import UnknownCleanerError
 
-    return (AudioError, CheckpointError, DatasetError, FilelistError, OutputError, UnknownCleanerError)
+    return (AudioError, CheckpointError, DatasetError, FilelistError, LoggerError, OutputError,
+            UnknownCleanerError)
 
 
-def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:
+def program_name() -> str:
+    """The entry point's name for messages and --help: `train.py` or `run.py`, as it was started."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return name if name in ("train.py", "run.py") else "run.py"
+
+
+def build_parser(argv: list[str], prog: str = "run.py") -> tuple[argparse.ArgumentParser, str | None]:
     """The full parser for the model named in argv (or in its --config-file), and that name."""
     base = training_parser(add_help=False)
     known, _ = base.parse_known_args(argv)
     name = known.model_name
     if name is None and known.config_file:
         import json
-        from pathlib import Path
 
         try:
             name = json.loads(Path(known.config_file).read_text()).get("model_name")
@@ -40,23 +49,25 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:
             name = None
     if name is None:
         parser = training_parser(add_help=True)
-        parser.prog = "run.py"
+        parser.prog = prog
         return parser, None
     from common.models import get_model_spec
 
     spec = get_model_spec(name)
     parser = spec.parser(training_parser(add_help=False), True)
-    parser.prog = f"run.py -m {name}"
+    parser.prog = f"{prog} -m {name}"
     parser.description = f"Train {name}."
     return parser, name
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Parse the flags and train; returns the exit status (errors caused by input: one line, status 1)."""
     argv = sys.argv[1:] if argv is None else argv
+    prog = prog or program_name()
     try:
-        parser, name = build_parser(argv)
+        parser, name = build_parser(argv, prog)
     except ValueError as err:
-        print(f"run.py: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     args = parse_args(parser, argv, REQUIRED)
     from common.distributed import cleanup
@@ -68,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         with output_errors("-o/--output"):  # a full disk or an unwritable folder: one line
             train(args, get_model_spec(name))
     except KeyboardInterrupt:
-        print("run.py: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except user_errors() as err:
         rank = getattr(args, "rank", 0)
-        print(f"run.py: error (rank {rank}): {err}", file=sys.stderr)
+        print(f"{prog}: error (rank {rank}): {err}", file=sys.stderr)
         return 1
     finally:
         from common import logger as runlog

@@ -17,6 +17,17 @@ class ConfigFileError(ValueError):
     """A `--config-file` that is unreadable or names unknown flags."""
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
     """The general flags of `run.py` (model flags are added by each model's arg_parser)."""
     parser = argparse.ArgumentParser(add_help=add_help, allow_abbrev=False)
@@ -63,6 +74,10 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
     optimization.add_argument("--weight-decay", type=float, default=1e-6, help="weight decay")
     optimization.add_argument("--grad-clip-thresh", type=float, default=1.0, help="gradient norm clip")
     optimization.add_argument("-bs", "--batch-size", type=int, help="batch size per process (required)")
+    optimization.add_argument("--grad-accumulation", type=positive_int, default=1, metavar="N",
+                              help="accumulate the gradients of N batches into one optimizer step (an "
+                                   "effective batch of N x --batch-size per process; the last group of an "
+                                   "epoch may be shorter and is averaged over its own batches)")
 
     finetuning = parser.add_argument_group("fine-tuning")
     finetuning.add_argument("--warm-start", default=None, metavar="CHECKPOINT",

@@ -6,7 +6,7 @@ numbers (counts, prices, years; ordinals in English), English abbreviations (Dr.
 commas, questions and exclamations, and lengths from three words to about twenty-five.
 
 ``generate_sentences(language, n, seed)`` is deterministic for a seed. ``normalize_for_language`` gives the
-spoken form that espeak-ng reads and the filelists hold: English goes through ``english_cleaners``; the
+spoken form that espeak-ng reads and the filelists hold: English goes through ``english_cleaners_v2``; the
 other languages are lower-cased with digits spelled out by num2words.
 
 Number slots are chosen so that the spelled form is grammatical: no counts ending in 1 where the word for
@@ -615,14 +615,14 @@ def _spell_digits(text: str, language: str) -> str:
 def normalize_for_language(text: str, language: str) -> str:
     """The spoken form of ``text``: what espeak-ng reads and what the filelists hold.
 
-    en: ``english_cleaners`` (numbers, currency, ordinals, abbreviations, lower case). fr, de, es, ko, am:
-    lower case, digits spelled out with num2words (four-digit years read as years in de/fr/es), whitespace
-    collapsed; punctuation is kept for prosody.
+    en: ``english_cleaners_v2`` (numbers, currency, decimals, ordinals, abbreviations, lower case).
+    fr, de, es, ko, am: lower case, digits spelled out with num2words (four-digit years read as years in
+    de/fr/es), whitespace collapsed; punctuation is kept for prosody.
     """
     check_language(language)
     if language == "en":
         from common.text import clean_text
 
-        return clean_text(text, ["english_cleaners"])
+        return clean_text(text, ["english_cleaners_v2"])
     spoken = _spell_digits(text.lower(), language)
     return _SPACES_RE.sub(" ", spoken).strip()

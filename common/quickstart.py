@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     synth = [py, "inference.py", "-i", args.phrases,
              "--tacotron2", str(t2_out / "checkpoint_Tacotron2_last.pt"), "--cpu",
-             "--max-decoder-steps", "150", "--include-warmup", "--seed", str(args.seed)]
+             "--max-decoder-steps", "150", "--seed", str(args.seed)]
     times["synthesis"] = run_stage("synthesis (WaveGlow)", [
         *synth, "-o", str(out / "speech_waveglow"),
         "--waveglow", str(wg_out / "checkpoint_WaveGlow_last.pt")],

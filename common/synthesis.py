@@ -765,12 +765,13 @@ class Synthesizer:
             unfinished=unfinished_phrases if self.trim_to_gate else [],
         )
 
-    def warmup(self, phrases: Sequence[Phrase | str], batch_size: int | None = None) -> None:
-        """One untimed pass over the first batch (kernels, allocator, caches), its warnings silenced."""
+    def warmup(self, phrases: Sequence[Phrase | str], batch_size: int | None = None, passes: int = 1) -> None:
+        """Untimed passes over the first batch (kernels, allocator, caches), their warnings silenced."""
         phrases = self.as_phrases(phrases)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.synthesize(phrases[: batch_size or len(phrases)], batch_size)
+            for _ in range(passes):
+                self.synthesize(phrases[: batch_size or len(phrases)], batch_size)
 
 
 # --------------------------------------------------------------------------------------------- plotting

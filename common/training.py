@@ -220,12 +220,16 @@ class Trainer:
                   f"continuing at epoch {self.start_epoch}")
 
     def set_learning_rate(self, epoch: int) -> float:
-        """Apply the annealing schedule (or keep the optimizer's rate with --use-saved-learning-rate)."""
+        """Apply the annealing schedule (or keep the optimizer's rate with --use-saved-learning-rate); a
+        change is logged as the reference does: `learning_rate changed` "old -> new" at [epoch, 0]."""
+        old = self.optimizer.param_groups[0]["lr"]
         if self.args.use_saved_learning_rate and epoch == self.start_epoch and self.start_epoch > 0:
-            return self.optimizer.param_groups[0]["lr"]
+            return old
         lr = learning_rate_at(epoch, self.args.learning_rate, self.args.anneal_steps, self.args.anneal_factor)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        if lr != old:
+            self.log.log((epoch, 0), {"learning_rate changed": f"{old} -> {lr}"})
         return lr
 
     def to_device(self, batch):
@@ -253,9 +257,12 @@ class Trainer:
                 print(f"skipped {len(report)} utterances ({kinds}): listed in {path}")
         return report.summary()
 
-    def train_step(self, x, y) -> tuple[float, float | None]:
-        """One optimizer step; returns (loss averaged over ranks, grad norm or None if skipped)."""
-        self.optimizer.zero_grad(set_to_none=True)
+    def train_step(self, x, y, sync: bool = True) -> tuple[float, bool]:
+        """Forward and backward of one (micro-)batch, gradients added to the parameters' ``.grad``.
+
+        Returns (loss averaged over ranks, whether it was back-propagated: a non-finite loss is not). With
+        ``sync`` False (an accumulation step that is not the group's last) DDP does not all-reduce yet.
+        """
         if hasattr(self.criterion, "set_step"):
             self.criterion.set_step(self.global_step)
         # per-step hooks: the model's (e.g. the teacher-forcing ratio) and the criterion's extra metrics
@@ -263,23 +270,43 @@ class Trainer:
         if self.spec.step_hook is not None:
             hook_metrics = self.spec.step_hook(self.model, self.args, self.global_step, self.info.rank)
             self.step_metrics.update(hook_metrics)
-        with autocast_context(self.args, self.device):
-            y_pred = self.ddp_model(x)
-            loss = self.criterion(y_pred, y)
-        for name, value in getattr(self.criterion, "last_metrics", {}).items():
-            self.step_metrics[f"train_{name}"] = value  # this rank's value
-        loss_value = reduce_mean(loss.detach(), self.info)
-        if not math.isfinite(loss_value):
-            # every rank sees the same reduced value, so all skip together
-            self.n_nonfinite += 1
-            return loss_value, None
-        self.scaler.scale(loss).backward()
+        no_sync = not sync and isinstance(self.ddp_model, DistributedDataParallel)
+        with self.ddp_model.no_sync() if no_sync else contextlib.nullcontext():
+            with autocast_context(self.args, self.device):
+                y_pred = self.ddp_model(x)
+                loss = self.criterion(y_pred, y)
+            for name, value in getattr(self.criterion, "last_metrics", {}).items():
+                self.step_metrics[f"train_{name}"] = value  # this rank's value
+            loss_value = reduce_mean(loss.detach(), self.info)
+            if not math.isfinite(loss_value):
+                # every rank sees the same reduced value, so all skip together
+                self.n_nonfinite += 1
+                return loss_value, False
+            self.scaler.scale(loss).backward()
+        return loss_value, True
+
+    def optimizer_step(self, n_batches: int, synced: bool) -> float | None:
+        """Apply the gradients of the last ``n_batches`` back-propagated (micro-)batches as one update of
+        their mean (--grad-accumulation); returns the gradient norm, or None when there was nothing to
+        apply. ``synced`` False: the last backward ran without DDP's all-reduce, so average here."""
+        if n_batches == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if self.info.distributed and not synced:
+            for param in params:
+                torch.distributed.all_reduce(param.grad)
+                param.grad.div_(self.info.world_size)
         self.scaler.unscale_(self.optimizer)
+        if n_batches > 1:  # the sum of the micro-batches' mean losses -> the mean over all of them
+            for param in params:
+                param.grad.div_(n_batches)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.grad_clip_thresh)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
         self.global_step += 1
-        return loss_value, float(grad_norm)
+        return float(grad_norm)
 
     def validate(self) -> tuple[float, float, dict[str, float]]:
         """Mean validation loss over all ranks' items, items per second, and the model's extra metrics."""
@@ -356,11 +383,11 @@ class Trainer:
         run_start = time.perf_counter()
         budget_s = args.time_budget * 60 if args.time_budget else None
         previous_lr = None
-        val_loss = train_loss = float("nan")
+        val_loss = train_loss = val_items_per_sec = float("nan")
         last_epoch = self.start_epoch - 1
         mean_items_per_sec = []
         for epoch in range(self.start_epoch, args.epochs):
-            lr = self.set_learning_rate(epoch)
+            lr = self.set_learning_rate(epoch)  # logs "learning_rate changed" as the reference does
             if lr != previous_lr:
                 self.log.log((epoch,), {"learning_rate": lr})
                 previous_lr = lr
@@ -378,6 +405,10 @@ class Trainer:
                        dynamic_ncols=True, mininterval=1.0, file=sys.stdout)
             iter_start = time.perf_counter()
             out_of_time = False
+            accumulation = args.grad_accumulation
+            steps_per_epoch = math.ceil(n_iters / accumulation)
+            pending, synced = 0, True  # back-propagated micro-batches waiting for the optimizer step
+            self.optimizer.zero_grad(set_to_none=True)
             for i, batch in enumerate(self.train_loader):
                 if i >= n_iters:
                     break
@@ -387,23 +418,36 @@ class Trainer:
                     out_of_time = reduce_sum(float(time.perf_counter() - run_start > budget_s), info) > 0
                     if out_of_time:
                         break
+                # the last micro-batch of an accumulation group (or of the epoch) steps the optimizer
+                step_now = (i + 1) % accumulation == 0 or i == n_iters - 1
                 converted = self.to_device(batch)
                 if converted is None:
+                    if step_now:
+                        self.optimizer_step(pending, synced=False)
+                        pending = 0
                     bar.update(1)
                     continue
                 x, y, num_items = converted
-                loss_value, grad_norm = self.train_step(x, y)
+                loss_value, applied = self.train_step(x, y, sync=step_now)
+                pending += applied
+                synced = applied and step_now
+                grad_norm = None
+                if step_now:
+                    grad_norm = self.optimizer_step(pending, synced)
+                    pending = 0
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
                 iter_time = time.perf_counter() - iter_start
                 items = reduce_sum(num_items, info)
                 data = {"train_loss": loss_value, "train_items_per_sec": items / iter_time,
-                        "train_iter_time": iter_time}
-                if grad_norm is None:
+                        "train_iter_time": iter_time,
+                        "glob_iter/iters_per_epoch": f"{self.global_step}/{steps_per_epoch}"}
+                if not applied:
                     data["skipped_nonfinite_loss"] = 1
                 else:
-                    data["grad_norm"] = grad_norm
                     losses.append(loss_value)
+                if grad_norm is not None:
+                    data["grad_norm"] = grad_norm
                 for part, value in getattr(self.criterion, "last_parts", {}).items():
                     data[f"train_loss_{part}"] = value  # this rank's terms (the total is averaged)
                 data.update(getattr(self, "step_metrics", {}))  # from train_step's per-step hooks
@@ -412,12 +456,16 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss_value:.4f}")
                 bar.update(1)
                 iter_start = time.perf_counter()
+            if pending:  # the time budget ended the epoch inside an accumulation group
+                self.optimizer_step(pending, synced=False)
             bar.close()
             epoch_time = time.perf_counter() - epoch_start
             train_loss = sum(losses) / len(losses) if losses else float("nan")
             val_loss, val_items_per_sec, val_extra = self.validate()
             mean_items_per_sec.append(epoch_items / epoch_time)
-            self.log.log((epoch,), {"train_loss": train_loss, "train_epoch_time": epoch_time,
+            # the reference's epoch keys, plus train_epoch_items_per_sec (the same value) for older readers
+            self.log.log((epoch,), {"train_items_per_sec": epoch_items / epoch_time, "train_loss": train_loss,
+                                    "train_epoch_time": epoch_time,
                                     "train_epoch_items_per_sec": epoch_items / epoch_time,
                                     "val_loss": val_loss, "val_items_per_sec": val_items_per_sec,
                                     **val_extra})
@@ -431,10 +479,11 @@ class Trainer:
                     print(f"time budget of {args.time_budget} min reached after epoch {epoch}")
                 break
         summary = {"run_time": time.perf_counter() - run_start, "train_loss": train_loss,
-                   "val_loss": val_loss, "epochs_done": last_epoch + 1, **self.report_skips(),
+                   "val_loss": val_loss, "val_items_per_sec": val_items_per_sec,
+                   "epochs_done": last_epoch + 1, **self.report_skips(),
                    "skipped_nonfinite_steps": self.n_nonfinite}
-        if mean_items_per_sec:
-            summary["train_items_per_sec"] = sum(mean_items_per_sec) / len(mean_items_per_sec)
+        summary["train_items_per_sec"] = (sum(mean_items_per_sec) / len(mean_items_per_sec)
+                                          if mean_items_per_sec else float("nan"))
         self.log.log((), summary)
         self.log.flush()
         return summary

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Download LJSpeech-1.1 into data/ and split it into the reference's filelists:
+# Download LJSpeech-1.1 into data/ and write the reference's filelists from its split (common/splits/ljspeech):
 #   filelists/ljs_audio_text_{train,val,test}_filelist.txt   (12,500 / 100 / 500 lines)
-# Their paths are relative to data/LJSpeech-1.1, so train with -d data/LJSpeech-1.1.
-# Environment: DATA_DIR [data], FILELISTS [filelists], LJSPEECH_URL [the public keithito.com archive].
+#   filelists/ljs_audio_text_train_subset_{64,300,625,1250,2500}_filelist.txt, and all of them as ljs_mel_text_*
+# Lines are the reference's (LJSpeech-1.1/wavs/<id>.wav|text), relative to the folder holding LJSpeech-1.1;
+# a link ./LJSpeech-1.1 -> data/LJSpeech-1.1 makes the reference's default -d ./ work, so its commands paste.
+# Environment: DATA_DIR [data], FILELISTS [filelists], LJSPEECH_URL [the public keithito.com archive],
+# SPLIT [reference; shuffle: a seeded split, wavs/<id>.wav relative to data/LJSpeech-1.1], LINK [1; 0: no link].
 # Without internet access, build the offline corpus instead: bash scripts/make_offline_corpus.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +41,14 @@ if [[ ! -f "$DATASET/metadata.csv" ]]; then
   tar -xjf "$ARCHIVE" -C "$DATA_DIR"
 fi
 
-python -m common.dataset_split "$DATASET/metadata.csv" -o "$FILELISTS" --prefix ljs_audio_text
-echo "prepare_dataset: done; train with -d $DATASET (mels: bash scripts/prepare_mels.sh)"
+SPLIT=${SPLIT:-reference}
+python -m common.dataset_split "$DATASET/metadata.csv" -o "$FILELISTS" --split "$SPLIT"
+if [[ "$SPLIT" == reference ]]; then
+  if [[ "${LINK:-1}" == 1 && ! -e LJSpeech-1.1 && "$(cd "$DATA_DIR" && pwd)" != "$(pwd)" ]]; then
+    ln -s "$DATASET" LJSpeech-1.1
+  fi
+  echo "prepare_dataset: done; train with -d ./ (the reference's default) or -d $DATA_DIR" \
+       "(mels: bash scripts/prepare_mels.sh)"
+else
+  echo "prepare_dataset: done; train with -d $DATASET (mels: bash scripts/prepare_mels.sh)"
+fi

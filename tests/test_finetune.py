@@ -360,7 +360,7 @@ def test_english_model_fine_tuned_on_korean(en_ko_corpus, english_checkpoint, tm
         (tmp_path / f"{language}.txt").write_text(text + "\n", encoding="utf-8")
         status = inference.main(["-i", str(tmp_path / f"{language}.txt"), "-o", str(tmp_path / language),
                                  "--tacotron2", str(ckpt), "--cpu", "--text-cleaners", *cleaners,
-                                 "--max-decoder-steps", "20", "--griffin-lim-iters", "2", "--include-warmup"])
+                                 "--max-decoder-steps", "20", "--griffin-lim-iters", "2"])
         assert status == 0
         audio, rate = sf.read(tmp_path / language / "audio_0.wav")
         assert rate == 22050 and audio.size > 0 and abs(audio).max() > 0

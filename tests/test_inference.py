@@ -171,7 +171,7 @@ def test_cli_griffin_lim_batches_and_suffix(tmp_path, capsys, ckpt):
     out = tmp_path / "gl"
     rc, _, stderr = run_cli(capsys, "-i", text, "-o", out, "--tacotron2", ckpt["never_stops"], "--cpu",
                             "--max-decoder-steps", 5, "--batch-size", 2, "--griffin-lim-iters", 2,
-                            "--suffix", "_gl", "--include-warmup")
+                            "--suffix", "_gl")
     assert rc == 0, stderr
     for i in range(3):
         audio = read_wav(out / f"audio_{i}_gl.wav").astype(np.float64)
@@ -190,7 +190,7 @@ def test_cli_long_line_is_split_and_joined(tmp_path, capsys, ckpt):
     steps, pause = 4, 0.1
     rc, stdout, stderr = run_cli(capsys, "-i", text, "-o", out, "--tacotron2", ckpt["never_stops"],
                                  "--waveglow", ckpt["waveglow"], "--cpu", "--max-decoder-steps", steps,
-                                 "--max-chars-per-chunk", 30, "--chunk-pause", pause, "--include-warmup")
+                                 "--max-chars-per-chunk", 30, "--chunk-pause", pause)
     assert rc == 0, stderr
     audio = read_wav(out / "audio_0.wav")
     gap = int(round(pause * SR))
@@ -200,6 +200,27 @@ def test_cli_long_line_is_split_and_joined(tmp_path, capsys, ckpt):
 
 
 # ------------------------------------------------------------------------------- synthesis (library API)
+
+@pytest.mark.parametrize("flag, expected_passes",
+                         [([], 1), (["--include-warmup"], 1 + inference.WARMUP_PASSES)])
+def test_include_warmup_runs_untimed_passes_first_as_the_reference(tmp_path, capsys, ckpt, monkeypatch,
+                                                                    flag, expected_passes):
+    calls = []
+    synthesize = inference.Synthesizer.synthesize
+
+    def counting(self, phrases, batch_size=None):
+        calls.append(len(phrases))
+        return synthesize(self, phrases, batch_size)
+
+    monkeypatch.setattr(inference.Synthesizer, "synthesize", counting)
+    text = write(tmp_path / "in.txt", "One.\nTwo.\n")
+    rc, _, stderr = run_cli(capsys, "-i", text, "-o", tmp_path / "out", "--tacotron2", ckpt["never_stops"],
+                            "--cpu", "--max-decoder-steps", 2, "--griffin-lim-iters", 1, "--batch-size", 1,
+                            *flag)
+    assert rc == 0, stderr
+    # warm-up passes take the first batch (one phrase); the timed pass takes both lines
+    assert calls == [1] * (expected_passes - 1) + [2]
+
 
 def test_batching_restores_input_order_and_matches_single_items():
     model = tiny_tacotron2(max_decoder_steps=6)  # random gate: lengths differ between items

@@ -269,7 +269,7 @@ def test_ljspeech_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
         'LJ003-0001|no wav for this one|no wav for this one\n', encoding="utf-8")
     out = tmp_path / "ljs_out"
     assert main(["ljspeech", "--input", str(ljs), "--output", str(out), "--val-fraction", "0.3",
-                 "--test-fraction", "0.3", "--no-progress"]) == 0
+                 "--test-fraction", "0.3", "--no-progress", "--split", "hash"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert {m["id"]: m["duration"] for m in manifest} == durations
     assert next(m for m in manifest if m["id"] == "LJ002-0001")["text"] == "Mister Smith paid three dollars."
@@ -285,7 +285,7 @@ def test_ljspeech_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert f"train with -d {ljs}" in capsys.readouterr().out
 
     (ljs / "metadata.csv").write_text("LJ001-0001|a|b\nLJ001-0002|a|b|c\n", encoding="utf-8")
-    assert main(["ljspeech", "--input", str(ljs), "--output", str(out)]) == 2
+    assert main(["ljspeech", "--input", str(ljs), "--output", str(out), "--split", "hash"]) == 2
     expected = f"{ljs / 'metadata.csv'}:2: expected id|text|normalized text, got 4 fields"
     assert expected in capsys.readouterr().err
 

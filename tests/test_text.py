@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,12 @@ from common.text.cleaners import (
     available_cleaners,
     basic_cleaners,
     english_cleaners,
+    english_cleaners_v2,
     transliteration_cleaners,
 )
 from common.text.cmudict import CMUDict, to_arpabet
 from common.text.numbers import normalize_numbers
+from common.text.reference_text import DroppedCharactersWarning
 from common.text.symbols import SYMBOLS, SymbolTableError
 
 LAYOUT_JSON = Path(__file__).parents[1].parent / "shared/reference/ngc_checkpoint_layout.json"
@@ -168,10 +171,12 @@ def test_huge_number_read_digit_by_digit():
     assert normalize_numbers("1" + "0" * 40) == "one " + " ".join(["zero"] * 40)
 
 
-def test_english_cleaners_pound_sign_is_read():
-    # The reference transliterates first and loses the sign; we read it.
-    assert english_cleaners("It cost £2.") == "it cost two pounds."
-    assert english_cleaners("−5 and ＄3") == "minus five and three dollars"  # Unicode minus, full-width $
+def test_english_cleaners_v2_pound_sign_is_read():
+    # The reference transliterates first and loses the sign; v2 reads it.
+    assert english_cleaners_v2("It cost £2.") == "it cost two pounds."
+    assert english_cleaners_v2("−5 and ＄3") == "minus five and three dollars"  # Unicode minus, full-width $
+    assert english_cleaners_v2("$2.5 and 3.14159") == (
+        "two dollars, fifty cents and three point one four one five nine")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -197,6 +202,7 @@ def test_english_cleaners_pound_sign_is_read():
 )
 def test_abbreviations(text, expected):
     assert english_cleaners(text) == expected
+    assert english_cleaners_v2(text) == expected
 
 
 def test_basic_and_transliteration_cleaners():
@@ -292,3 +298,33 @@ def test_to_arpabet(cmu):
     assert to_arpabet("tacotron rocks", custom) == "{T AE1 K OW0 T R AA2 N} rocks"
     ids = text_to_sequence(to_arpabet("hello world", cmu), ["english_cleaners"])
     assert len(ids) == 4 + 1 + 4
+
+
+# --------------------------------------------------------------------------------------------------
+# Parity with the reference's cleaner (REFERENCE.md, "Text parity details"): the reference's ids, kept as
+# data, for sentences that exercise its transliteration table, inflect's commas, years, decimals and $.
+
+REFERENCE_IDS = json.loads((Path(__file__).parent / "data" / "reference_text_ids.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", REFERENCE_IDS, ids=[case["text"][:30] for case in REFERENCE_IDS])
+def test_english_cleaners_gives_the_reference_ids(case):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DroppedCharactersWarning)
+        assert english_cleaners(case["text"]) == case["cleaned"]
+        assert text_to_sequence(case["text"], ["english_cleaners"]) == case["ids"]
+
+
+def test_reference_table_drops_unknown_characters_with_one_warning():
+    with pytest.warns(DroppedCharactersWarning, match="'£' \\(POUND SIGN\\)") as caught:
+        assert english_cleaners("£5 and £6") == "five and six"
+    assert len(caught) == 1
+
+
+def test_v2_keeps_the_suite_readings_where_the_reference_differs():
+    assert english_cleaners_v2("Müller paid $2.5 for 12345 or 3.14.") == (
+        "muller paid two dollars, fifty cents for twelve thousand three hundred forty-five or three "
+        "point one four.")
+    assert english_cleaners("Müller paid $2.5 for 12345 or 3.14.") == (
+        "mueller paid two dollars, five cents for twelve thousand, three hundred forty-five or three point "
+        "fourteen.")

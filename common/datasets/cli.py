@@ -19,22 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from common.arg_parser import positive_int
 from common.datasets.manifest import DatasetError
 
 if TYPE_CHECKING:
     from common.datasets.convert import ConversionSettings
 
 __all__ = ["build_parser", "main"]
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {number}")
-    return number
 
 
 def _non_negative_float(value: str) -> float:
@@ -53,13 +44,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1234, help="seed of the hash split (default 1234)")
     parser.add_argument("--val-fraction", type=float, default=0.05, help="share of utterances in val")
     parser.add_argument("--test-fraction", type=float, default=0.05, help="share of utterances in test")
-    parser.add_argument("--jobs", "-j", type=_positive_int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--jobs", "-j", type=positive_int, default=1, help="worker processes (default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _add_conversion(parser: argparse.ArgumentParser) -> None:
     """Flags of the subcommands that convert audio."""
-    parser.add_argument("--sampling-rate", type=_positive_int, default=22050, help="target rate (Hz)")
+    parser.add_argument("--sampling-rate", type=positive_int, default=22050, help="target rate (Hz)")
     parser.add_argument("--trim-silence", action="store_true", help="cut leading/trailing silence")
     parser.add_argument("--trim-top-db", type=_non_negative_float, default=40.0,
                         help="silence is this many dB below the loudest frame (default 40)")
@@ -84,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     ljs.add_argument("--input", "-i", required=True, help="the folder holding metadata.csv and wavs/")
     ljs.add_argument("--speaker", default="ljs", help="speaker name in the multi-speaker filelists")
     ljs.add_argument("--language", default="en", help="language code (default en)")
+    ljs.add_argument("--split", choices=["reference", "hash"], default="reference",
+                     help="reference: the reference's LJSpeech split, plus its named filelists and subsets "
+                          "(ljs_{audio,mel}_text_*); hash: the seeded split of --seed/--val-fraction/"
+                          "--test-fraction (other LJSpeech-layout datasets)")
     _add_common(ljs)
 
     cv = sub.add_parser("common-voice", help="Mozilla Common Voice language folder ({split}.tsv + clips/)",
@@ -110,15 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(or any warning, with --strict).")
     val.add_argument("--filelist", "-f", nargs="+", required=True, help="one or more filelists")
     val.add_argument("--dataset-path", "-d", default=".", help="folder the filelist paths are relative to")
-    val.add_argument("--sampling-rate", type=_positive_int, default=22050)
+    val.add_argument("--sampling-rate", type=positive_int, default=22050)
     val.add_argument("--min-duration", type=_non_negative_float, default=0.3, help="shorter is an error")
     val.add_argument("--max-duration", type=_non_negative_float, default=20.0, help="longer is a warning")
     val.add_argument("--text-cleaners", nargs="*", default=["english_cleaners"])
     val.add_argument("--report", default=None, help="write the full report as JSON here")
     val.add_argument("--strict", action="store_true", help="warnings fail the check too")
     val.add_argument("--headers-only", action="store_true", help="read audio headers only (faster)")
-    val.add_argument("--max-shown", type=_positive_int, default=50, help="issues printed (default 50)")
-    val.add_argument("--jobs", "-j", type=_positive_int, default=1, help="worker processes (default 1)")
+    val.add_argument("--max-shown", type=positive_int, default=50, help="issues printed (default 50)")
+    val.add_argument("--jobs", "-j", type=positive_int, default=1, help="worker processes (default 1)")
     val.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -142,7 +137,7 @@ def _prepare(args: argparse.Namespace) -> int:
         from common.datasets.ljspeech import prepare_ljspeech
 
         report = prepare_ljspeech(args.input, args.output, speaker=args.speaker, language=args.language,
-                                  **common)
+                                  split=args.split, **common)
     elif args.command == "common-voice":
         from common.datasets.common_voice import prepare_common_voice
 

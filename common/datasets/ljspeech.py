@@ -4,6 +4,11 @@
 filelists get ``wavs/<id>.wav|normalized text`` lines relative to the LJSpeech folder itself, so training
 uses ``-d <that folder>`` wherever the filelists are written. Only wav headers are read (for durations);
 run ``validate`` for the full audio check.
+
+``split="reference"`` (the default) uses the reference's LJSpeech split (``common/splits/ljspeech/``) and
+also writes the reference's named filelists, subsets and mel variants included
+(``ljs_{audio,mel}_text_*_filelist.txt``, paths relative to the LJSpeech folder too); an id of that split
+missing from the folder is an error that names it. ``split="hash"`` is the seeded split of other datasets.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from pathlib import Path
 
 import soundfile as sf
 
+from common.dataset_split import DatasetSplitError, reference_split_ids, write_reference_filelists
 from common.datasets.manifest import (
+    SPLITS,
     DatasetError,
     PrepareReport,
     Utterance,
@@ -86,9 +93,12 @@ def wav_duration(path: str) -> float:
 
 def prepare_ljspeech(input_dir: str | Path, output_dir: str | Path, speaker: str = "ljs",
                      language: str = "en", seed: int = 1234, val_fraction: float = 0.05,
-                     test_fraction: float = 0.05, jobs: int = 1, progress: bool = True) -> PrepareReport:
+                     test_fraction: float = 0.05, jobs: int = 1, progress: bool = True,
+                     split: str = "reference") -> PrepareReport:
     """Write filelists and manifest for an LJSpeech-style folder (paths relative to ``input_dir``)."""
     check_fractions(val_fraction, test_fraction)
+    if split not in ("reference", "hash"):
+        raise DatasetError(f"--split {split}: expected reference or hash")
     input_dir, out = Path(input_dir), Path(output_dir)
     if not input_dir.is_dir():
         raise DatasetError(f"--input {input_dir}: not a folder")
@@ -119,5 +129,23 @@ def prepare_ljspeech(input_dir: str | Path, output_dir: str | Path, speaker: str
         text = row.normalized or row.text
         duration = float(result.value)
         utterances.append(Utterance(row.id, f"wavs/{row.id}.wav", text, speaker, language, duration))
-    write_dataset(out, utterances, report, seed, val_fraction, test_fraction)
+    if split == "hash":
+        write_dataset(out, utterances, report, seed, val_fraction, test_fraction)
+        return report
+    # the reference's split: every id must be usable here; utterances outside it are left out
+    texts = {u.id: u.text for u in utterances}
+    try:
+        lists = reference_split_ids()
+        write_reference_filelists(texts, out / "filelists", f"--input {input_dir} (usable utterances)",
+                                  path_prefix="")
+    except DatasetSplitError as err:
+        raise DatasetError(str(err)) from None
+    split_of = {i: name for name in SPLITS for i in lists[name]}
+    for u in utterances:
+        if u.id not in split_of:
+            report.skip(f"{input_dir / 'metadata.csv'}", "not_in_reference_split",
+                        f"utterance {u.id} is in none of the reference's lists")
+    report.files["reference_filelists"] = str(out / "filelists" / "ljs_{audio,mel}_text_*_filelist.txt")
+    write_dataset(out, [u for u in utterances if u.id in split_of], report, seed, val_fraction, test_fraction,
+                  split_of)
     return report

@@ -20,7 +20,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -126,12 +126,16 @@ def assign_split(utt_id: str, seed: int, val_fraction: float, test_fraction: flo
 
 
 def split_utterances(utterances: Iterable[Utterance], seed: int, val_fraction: float,
-                     test_fraction: float) -> dict[str, list[Utterance]]:
-    """Group utterances by :func:`assign_split`; each list is sorted by id."""
+                     test_fraction: float,
+                     split_of: Mapping[str, str] | None = None) -> dict[str, list[Utterance]]:
+    """Group utterances by :func:`assign_split` (or by ``split_of``, id -> split, when given: a fixed
+    split such as the reference's LJSpeech one); each list is sorted by id."""
     check_fractions(val_fraction, test_fraction)
     parts: dict[str, list[Utterance]] = {name: [] for name in SPLITS}
     for utt in utterances:
-        parts[assign_split(utt.id, seed, val_fraction, test_fraction)].append(utt)
+        name = split_of[utt.id] if split_of is not None else assign_split(utt.id, seed, val_fraction,
+                                                                           test_fraction)
+        parts[name].append(utt)
     return {name: sorted(items, key=lambda u: u.id) for name, items in parts.items()}
 
 
@@ -221,8 +225,10 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
 
 
 def write_dataset(output_dir: str | Path, utterances: Sequence[Utterance], report: PrepareReport, seed: int,
-                  val_fraction: float, test_fraction: float) -> dict[str, list[Utterance]]:
-    """Split ``utterances`` and write filelists, ``manifest.json`` and ``prepare_report.json``.
+                  val_fraction: float, test_fraction: float,
+                  split_of: Mapping[str, str] | None = None) -> dict[str, list[Utterance]]:
+    """Split ``utterances`` (by the seeded hash, or by ``split_of``: id -> split) and write filelists,
+    ``manifest.json`` and ``prepare_report.json``.
 
     Fills the counts of ``report``; raises DatasetError when no utterance is left.
     """
@@ -234,7 +240,7 @@ def write_dataset(output_dir: str | Path, utterances: Sequence[Utterance], repor
     repeated = [i for i, n in ids.items() if n > 1]
     if repeated:
         raise DatasetError(f"utterance ids are not unique: {', '.join(sorted(repeated)[:10])}")
-    parts = split_utterances(utterances, seed, val_fraction, test_fraction)
+    parts = split_utterances(utterances, seed, val_fraction, test_fraction, split_of)
     split_of = {u.id: name for name, items in parts.items() for u in items}
 
     filelists = out / "filelists"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from unidecode import unidecode
 
 from common.text.numbers import normalize_numbers
+from common.text.reference_text import reference_ascii, reference_numbers
 
 Cleaner = Callable[[str], str]
 
@@ -151,11 +152,24 @@ def transliteration_cleaners(text: str) -> str:
 
 @register_cleaner("english_cleaners")
 def english_cleaners(text: str) -> str:
-    """English pipeline: numbers and currency to words, ASCII, lowercase, abbreviations, whitespace.
+    """The reference's English pipeline, id for id (NGC checkpoints were trained on it): its ASCII table,
+    lowercase, its number expansion, abbreviations, whitespace (``common.text.reference_text``)."""
+    text = reference_ascii(text)
+    text = lowercase(text)
+    text = reference_numbers(text)
+    text = expand_abbreviations(text)
+    return collapse_whitespace(text)
 
-    Transliteration keeps the currency signs that have no ASCII form ("£", "€") until numbers are
-    expanded, so "£2" is read as "two pounds" (the reference loses the sign); full-width digits, the
-    Unicode minus sign and the like are already ASCII when numbers are expanded.
+
+@register_cleaner("english_cleaners_v2")
+def english_cleaners_v2(text: str) -> str:
+    """The suite's English pipeline: numbers and currency read as a person reads them, then ASCII,
+    lowercase, abbreviations, whitespace.
+
+    Differences from ``english_cleaners``: "$2.5" is "two dollars, fifty cents"; decimals are read digit
+    by digit ("3.14" -> "three point one four"); "£2" is "two pounds" and "€2" "two euros" (transliteration
+    keeps the currency signs until numbers are expanded); minus signs, percentages and decades are read;
+    large numbers have no inflect commas; unidecode spells accented letters ("Müller" -> "muller").
     """
     text = transliterate(text, keep=_KEPT_CURRENCY)
     text = normalize_numbers(text)

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Reference training recipes on GPUs: launch.sh MODEL PRECISION GPU NGPUS [extra run.py flags...]
 #   MODEL: tacotron2 | waveglow; PRECISION: AMP | TF32 | FP32; GPU: A100 | V100; NGPUS: 1 | 4 | 8
-# Environment: DATASET (default data/LJSpeech-1.1, as scripts/prepare_dataset.sh makes it), OUTPUT (default output/), EPOCHS (default: the recipe's).
+# Environment: DATASET (default data: the folder holding LJSpeech-1.1, as scripts/prepare_dataset.sh makes it;
+# the filelists name LJSpeech-1.1/wavs/... as the reference's do), OUTPUT (default output/), EPOCHS (default:
+# the recipe's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=$1 precision=$2 gpu=$3 ngpus=$4; shift 4
-DATASET=${DATASET:-data/LJSpeech-1.1}
+DATASET=${DATASET:-data}
 OUTPUT=${OUTPUT:-output/}
 mkdir -p "$OUTPUT"
 
@@ -34,5 +36,5 @@ case $model in
 esac
 case $precision in AMP|TF32|FP32) ;; *) echo "launch.sh: PRECISION must be AMP, TF32 or FP32" >&2; exit 2 ;; esac
 # TF32 is PyTorch's default for cuDNN convolutions on Ampere; FP32 on V100 is plain fp32.
-exec python multiproc.py --nproc "$ngpus" run.py "${args[@]}" "${amp[@]}" -o "$OUTPUT" -d "$DATASET" \
+exec python -m multiproc --nproc "$ngpus" train.py "${args[@]}" "${amp[@]}" -o "$OUTPUT" -d "$DATASET" \
   --log-file "nvlog_${model}_${precision}_${gpu}_${ngpus}GPU.json" "$@"
