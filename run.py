@@ -18,10 +18,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from common.audio import AudioError
     from common.checkpoint import CheckpointError
     from common.data import DatasetError
+    from common.divergence import DivergenceError
     from common.filelist import FilelistError
     from common.text.cleaners import UnknownCleanerError
 
-    return (AudioError, CheckpointError, DatasetError, FilelistError, UnknownCleanerError)
+    return (AudioError, CheckpointError, DatasetError, DivergenceError, FilelistError, UnknownCleanerError)
 
 
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:

@@ -55,6 +55,9 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
                           help="cut every epoch after N iterations (quick runs and benchmarks)")
     training.add_argument("--time-budget", type=float, default=None,
                           help="stop cleanly after this many minutes, writing a checkpoint")
+    training.add_argument("--max-skipped-steps", type=int, default=20,
+                          help="stop with an error after this many steps in a row were skipped for a "
+                               "non-finite loss or gradient (divergence)")
 
     optimization = parser.add_argument_group("optimization setup")
     optimization.add_argument("--use-saved-learning-rate", action="store_true",
@@ -118,6 +121,11 @@ REQUIRED = {
 }
 
 
+MINIMUMS = {
+    "max_skipped_steps": ("--max-skipped-steps", 1),
+}
+
+
 def load_config_file(path: str | Path, parser: argparse.ArgumentParser) -> dict:
     """Read a JSON config and map its keys to parser destinations; unknown keys are an error."""
     path = Path(path)
@@ -156,4 +164,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = Non
     missing = [flag for dest, flag in (required or {}).items() if getattr(args, dest, None) is None]
     if missing:
         parser.error("the following arguments are required: " + ", ".join(missing))
+    for dest, (flag, minimum) in MINIMUMS.items():  # also what --config-file set, which argparse leaves be
+        value = getattr(args, dest, None)
+        if value is not None and not (isinstance(value, int | float) and value >= minimum):
+            parser.error(f"{flag} must be a number of at least {minimum}, got {value!r}")
     return args

@@ -31,6 +31,7 @@ from common.checkpoint import (
 )
 from common.data import DatasetError, ShardedSampler
 from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
+from common.divergence import BufferSnapshot, DivergenceGuard
 from common.finetune import PLAN_KEY, FineTuning, trainable_parameters
 from common.models import ModelSpec, build_model
 
@@ -190,7 +191,9 @@ class Trainer:
                                                             self.info, True)
         self.val_loader, _ = make_loader(valset, spec.collate(args, False), args, self.info, False)
         self.n_skipped = 0
-        self.n_nonfinite = 0
+        self.guard = DivergenceGuard(args.max_skipped_steps, self.model, self.optimizer,
+                                     self.output / checkpoint_name(spec.name, "last"))
+        self.val_batches: tuple[int, int] | None = None  # (finite, non-finite) of the last validation
 
     def resume(self, path: Path, checkpoint: dict | None = None) -> None:
         """Load model, optimizer, scaler, epoch and this rank's RNG state (from ``checkpoint``, the contents
@@ -232,9 +235,11 @@ class Trainer:
             self.n_skipped += len(batch.get("bad", [])) + batch.get("n_too_long", 0)
         return converted
 
-    def train_step(self, x, y) -> tuple[float, float | None]:
-        """One optimizer step; returns (loss averaged over ranks, grad norm or None if skipped)."""
+    def train_step(self, x, y, where: str = "") -> tuple[float, float | None]:
+        """One optimizer step; returns (loss averaged over ranks, grad norm, or None when the step was
+        skipped for a non-finite loss or gradient; ``where`` names it in the divergence error)."""
         self.optimizer.zero_grad(set_to_none=True)
+        self.val_batches = None  # the last validation no longer describes the weights
         if hasattr(self.criterion, "set_step"):
             self.criterion.set_step(self.global_step)
         # per-step hooks: the model's (e.g. the teacher-forcing ratio) and the criterion's extra metrics
@@ -242,28 +247,40 @@ class Trainer:
         if self.spec.step_hook is not None:
             hook_metrics = self.spec.step_hook(self.model, self.args, self.global_step, self.info.rank)
             self.step_metrics.update(hook_metrics)
+        buffers = BufferSnapshot(self.model)  # put back if this step is skipped
         with autocast_context(self.args, self.device):
             y_pred = self.ddp_model(x)
             loss = self.criterion(y_pred, y)
         for name, value in getattr(self.criterion, "last_metrics", {}).items():
             self.step_metrics[f"train_{name}"] = value  # this rank's value
+        # the loss and (DDP-averaged) gradients are the same on every rank, so all ranks skip together
         loss_value = reduce_mean(loss.detach(), self.info)
-        if not math.isfinite(loss_value):
-            # every rank sees the same reduced value, so all skip together
-            self.n_nonfinite += 1
+        if not self.guard.step_ok(loss_value, None, where, undo=buffers.restore):
             return loss_value, None
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.grad_clip_thresh)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.grad_clip_thresh))
+        apply = self.guard.step_ok(loss_value, grad_norm, where, undo=buffers.restore)
+        if apply or self.scaler.is_enabled():
+            # an enabled GradScaler skips an overflowing step itself and must see it to lower its scale
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        if not apply:
+            return loss_value, None
+        self.guard.passed()
         self.global_step += 1
-        return loss_value, float(grad_norm)
+        return loss_value, grad_norm
 
     def validate(self) -> tuple[float, float, dict[str, float]]:
-        """Mean validation loss over all ranks' items, items per second, and the model's extra metrics."""
+        """Mean validation loss over all ranks' items, items per second, and the model's extra metrics.
+
+        A batch with a non-finite loss (a diverged model) is counted, not scored: the loss is then NaN,
+        `val_nonfinite_batches` is logged and a warning printed; the extra metrics cover the finite batches.
+        """
+        from common.evaluation.errors import EvaluationError
+
         self.model.eval()
-        total, count, items = 0.0, 0, 0
+        total, count, items, finite, nonfinite = 0.0, 0, 0, 0, 0
         extra: dict[str, float] = {}
         start = time.perf_counter()
         with torch.no_grad():
@@ -274,33 +291,51 @@ class Trainer:
                 x, y, num_items = converted
                 with autocast_context(self.args, self.device):
                     y_pred = self.model(x)
-                    loss = self.criterion(y_pred, y)
+                    loss = float(self.criterion(y_pred, y))
                 size = self.spec.batch_size_of(x)
-                if self.spec.val_metrics is not None:
-                    for name, value in self.spec.val_metrics(x, y_pred).items():
-                        extra[name] = extra.get(name, 0.0) + value * size
-                total += float(loss) * size
+                try:
+                    if not math.isfinite(loss):
+                        raise EvaluationError("non-finite loss")
+                    metrics = self.spec.val_metrics(x, y_pred) if self.spec.val_metrics is not None else {}
+                except EvaluationError:  # e.g. NaN attention weights
+                    nonfinite += 1
+                    continue
+                for name, value in metrics.items():
+                    extra[name] = extra.get(name, 0.0) + value * size
+                total += loss * size
                 count += size
                 items += num_items
+                finite += 1
         elapsed = time.perf_counter() - start
-        free_running = {}
-        if getattr(self.args, "val_mcd_utterances", 0) and self.spec.free_running_metrics is not None:
+        # one gather: the ranks may hold different metric names (a rank whose batches were all non-finite)
+        gathered = gather_objects((total, count, items, finite, nonfinite, extra), self.info)
+        total, count, items, finite, nonfinite = (sum(part[k] for part in gathered) for k in range(5))
+        extra = {name: sum(part[5].get(name, 0.0) for part in gathered) / count
+                 for name in sorted({name for part in gathered for name in part[5]})}
+        self.val_batches = (finite, nonfinite)
+        if (getattr(self.args, "val_mcd_utterances", 0) and self.spec.free_running_metrics is not None
+                and count):
             # free-running synthesis of a few utterances (e.g. val_mcd): {name: (sum, count)} per rank
             free_running = self.spec.free_running_metrics(self.model, self.val_loader.dataset, self.args,
                                                           self.device, self.info.rank, self.info.world_size)
+            for name, (value, n) in sorted(free_running.items()):
+                value, n = reduce_sum(value, self.info), reduce_sum(n, self.info)
+                if n:
+                    extra[name] = value / n
         self.model.train()
-        total, count = reduce_sum(total, self.info), reduce_sum(count, self.info)
-        items = reduce_sum(items, self.info)
-        # every rank holds the same metric names (each validates at least one batch), so the sums line up
-        extra = {name: reduce_sum(value, self.info) / max(count, 1) for name, value in sorted(extra.items())}
-        for name, (value, n) in sorted(free_running.items()):
-            value, n = reduce_sum(value, self.info), reduce_sum(n, self.info)
-            if n:
-                extra[name] = value / n
-        return (total / count if count else float("nan")), items / max(elapsed, 1e-9), extra
+        if nonfinite:
+            extra["val_nonfinite_batches"] = nonfinite
+            if self.info.is_main:
+                print(f"warning: validation: {nonfinite} of {nonfinite + finite} batches gave a "
+                      "non-finite loss (val_loss is nan)", file=sys.stderr)
+        val_loss = total / count if count and not nonfinite else float("nan")
+        return val_loss, items / max(elapsed, 1e-9), extra
 
     def save(self, epoch: int) -> None:
-        """Checkpoint with every rank's RNG state (all ranks must call this)."""
+        """Checkpoint with every rank's RNG state (all ranks must call this); a DivergenceError instead
+        when the model is not finite (every rank sees the same weights and validation counts)."""
+        finite, nonfinite = self.val_batches or (None, 0)
+        self.guard.check_savable(checkpoint_name(self.spec.name, epoch), finite, nonfinite)
         states = gather_objects(rng_state(), self.info)
         if self.info.is_main:
             state = {
@@ -371,7 +406,7 @@ class Trainer:
                     bar.update(1)
                     continue
                 x, y, num_items = converted
-                loss_value, grad_norm = self.train_step(x, y)
+                loss_value, grad_norm = self.train_step(x, y, f"epoch {epoch} iteration {i}")
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
                 iter_time = time.perf_counter() - iter_start
@@ -379,7 +414,8 @@ class Trainer:
                 data = {"train_loss": loss_value, "train_items_per_sec": items / iter_time,
                         "train_iter_time": iter_time}
                 if grad_norm is None:
-                    data["skipped_nonfinite_loss"] = 1
+                    data["skipped_nonfinite_loss" if not math.isfinite(loss_value)
+                         else "skipped_nonfinite_grad"] = 1
                 else:
                     data["grad_norm"] = grad_norm
                     losses.append(loss_value)
@@ -412,7 +448,7 @@ class Trainer:
         summary = {"run_time": time.perf_counter() - run_start, "train_loss": train_loss,
                    "val_loss": val_loss, "epochs_done": last_epoch + 1,
                    "skipped_utterances": int(reduce_sum(self.n_skipped, info)),
-                   "skipped_nonfinite_steps": self.n_nonfinite}
+                   "skipped_nonfinite_steps": self.guard.total}
         if mean_items_per_sec:
             summary["train_items_per_sec"] = sum(mean_items_per_sec) / len(mean_items_per_sec)
         self.log.log((), summary)
