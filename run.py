@@ -60,17 +60,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args = parse_args(parser, argv, REQUIRED)
     from common.distributed import cleanup
+    from common.elastic import launcher_rank, peer_error
     from common.models import get_model_spec
     from common.training import train
 
+    label = f"run.py: error (rank {launcher_rank(args)})"
     try:
         train(args, get_model_spec(name))
     except KeyboardInterrupt:
         print("run.py: interrupted", file=sys.stderr)
         return 130
     except user_errors() as err:
-        rank = getattr(args, "rank", 0)
-        print(f"run.py: error (rank {rank}): {err}", file=sys.stderr)
+        print(f"{label}: {err}", file=sys.stderr)
+        return 1
+    except RuntimeError as err:  # a lost peer: one line here, the cause in the failing rank's own error
+        message = peer_error(err)
+        if message is None:
+            raise
+        print(f"{label}: {message}", file=sys.stderr)
         return 1
     finally:
         from common import logger as runlog

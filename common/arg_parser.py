@@ -109,6 +109,10 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
     distributed.add_argument("--dist-url", default="tcp://localhost:23456", help="rendezvous address")
     distributed.add_argument("--dist-backend", default=None, choices=["nccl", "gloo"],
                              help="nccl on GPU, gloo on CPU (default: chosen by device)")
+    distributed.add_argument("--dist-timeout", type=float, default=60.0,
+                             help="seconds a rank waits for the others (rendezvous and every collective) "
+                                  "before the job stops; raise it if one rank's checkpoint write can take "
+                                  "longer")
     return parser
 
 
@@ -123,6 +127,7 @@ REQUIRED = {
 
 MINIMUMS = {
     "max_skipped_steps": ("--max-skipped-steps", 1),
+    "dist_timeout": ("--dist-timeout", 1),
 }
 
 

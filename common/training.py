@@ -32,6 +32,7 @@ from common.checkpoint import (
 from common.data import DatasetError, ShardedSampler
 from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
 from common.divergence import BufferSnapshot, DivergenceGuard
+from common.elastic import resume_after_restart
 from common.finetune import PLAN_KEY, FineTuning, trainable_parameters
 from common.models import ModelSpec, build_model
 
@@ -144,6 +145,10 @@ class Trainer:
     def __init__(self, args: argparse.Namespace, spec: ModelSpec) -> None:
         self.args, self.spec = args, spec
         self.info = init_distributed(args)
+        args.rank, args.world_size = self.info.rank, self.info.world_size  # torchrun's, for the run log
+        restarted = resume_after_restart(args, spec.name)  # torchrun --max-restarts: continue, not restart
+        if restarted and self.info.is_main:
+            print(restarted)
         self.device = self.info.device
         if args.cpu_threads:
             torch.set_num_threads(args.cpu_threads)
