@@ -109,4 +109,4 @@ def peer_error(err: BaseException) -> str | None:
     """One line for an error that means another rank is gone (its own error says why), else None."""
     if not (isinstance(err, dist.DistError) or isinstance(err, RuntimeError) and "gloo" in str(err).lower()):
         return None
-    return f"lost contact with another rank ({first_sentence(err)}); the rank that failed first says why"
+    return f"lost contact with another rank ({first_sentence(err)}); the first rank to fail reports the cause"
