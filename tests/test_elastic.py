@@ -4,6 +4,7 @@ restart, bounded waits, the launcher's rank in errors, one line for a lost peer,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import signal
@@ -289,3 +290,31 @@ def test_two_nodes_on_loopback_match_one_process_on_the_first_step(tiny_corpus, 
     first = torch.load(tmp_path / "one" / "checkpoint_WaveGlow_0.pt", weights_only=True)
     moved = sum(int(state["exp_avg"].abs().sum() > 0) for state in first["optimizer"]["state"].values())
     assert moved > 0  # the step changed something
+
+
+def test_a_bad_file_on_rank_1_under_torchrun_is_named_by_rank_1_and_rank_0_says_one_line(tiny_corpus,
+                                                                                          tmp_path):
+    """Failure 12 of issue 17: the error said rank 0 (args.rank) and came with the other rank's Gloo
+    traceback. Rank 1's first utterance is missing here, so only rank 1 fails."""
+    from common.data import ShardedSampler
+    from common.filelist import read_filelist, write_filelist
+
+    entries = read_filelist(tiny_corpus / "short_train.txt")
+    first_of_rank_1 = ShardedSampler(len(entries), 1, rank=1, world_size=2, seed=5).indices()[0]
+    entries[first_of_rank_1] = dataclasses.replace(entries[first_of_rank_1], audio_path="wavs/missing.wav")
+    filelist = tmp_path / "train.txt"
+    write_filelist(filelist, entries, multi_speaker=False)
+    args = run_args(tiny_corpus, tmp_path / "out", "WaveGlow", 1, "-lr", "1e-3", "--training-files",
+                    str(filelist), "--cpu-threads", "1", "--dist-timeout", "20")
+    args[args.index("-bs") + 1] = "1"
+    cmd = torchrun("--standalone", "--nproc-per-node", "2", str(ROOT / "run.py"), *args)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode != 0
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("run.py: error")]
+    assert ours[0].startswith(f"run.py: error (rank 1): {filelist}:{first_of_rank_1 + 1}: "), ours
+    assert "missing.wav" in ours[0]
+    # rank 0 says one line, or nothing when torchrun stops it first; never a Gloo traceback of ours
+    assert all(line.startswith("run.py: error (rank 0): lost contact with another rank (")
+               for line in ours[1:])
+    assert "pair.cc" not in proc.stderr and f'File "{ROOT / "common"}' not in proc.stderr
