@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from common.checkpoint import short_list
+
 
 class DivergenceError(RuntimeError):
     """The model diverged; `run.py` reports it in one line and exits 1."""
@@ -36,12 +38,6 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> list[tuple[str, torch
     for index, state in enumerate(optimizer.state.values()):
         named += [(f"optimizer.{index}.{key}", value) for key, value in state.items()]
     return named
-
-
-def describe_names(names: list[str], limit: int = 4) -> str:
-    """`a, b, c (+N more)`: a short list for a one-line message."""
-    shown = ", ".join(names[:limit])
-    return shown + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
 
 
 class BufferSnapshot:
@@ -96,7 +92,7 @@ class DivergenceGuard:
         """What is non-finite, a hint, and the checkpoint `_last` still points at."""
         bad = nonfinite_names(self.model.state_dict().items())
         if bad:
-            state = f"non-finite weights: {describe_names(bad)}"
+            state = f"non-finite weights: {short_list(bad, 4)}"
         else:
             state = "the weights are finite but the loss is not: lower --learning-rate"
         return f"{state}; {self.last_checkpoint()}"
@@ -115,7 +111,7 @@ class DivergenceGuard:
         (``val_finite_batches`` None: no validation since the last step)."""
         bad = nonfinite_names(list(self.model.state_dict().items()) + optimizer_tensors(self.optimizer))
         if bad:
-            reason = f"non-finite {describe_names(bad)}"
+            reason = f"non-finite {short_list(bad, 4)}"
         elif val_finite_batches == 0 and val_nonfinite_batches > 0:
             reason = f"the validation loss is non-finite on every batch ({val_nonfinite_batches})"
         else:

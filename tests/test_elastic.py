@@ -292,6 +292,7 @@ def test_two_nodes_on_loopback_match_one_process_on_the_first_step(tiny_corpus, 
     assert moved > 0  # the step changed something
 
 
+@pytest.mark.slow
 def test_a_bad_file_on_rank_1_under_torchrun_is_named_by_rank_1_and_rank_0_says_one_line(tiny_corpus,
                                                                                           tmp_path):
     """Failure 12 of issue 17: the error said rank 0 (args.rank) and came with the other rank's Gloo
