@@ -107,13 +107,16 @@ class DivergenceGuard:
 
     def check_savable(self, name: str, val_finite_batches: int | None, val_nonfinite_batches: int) -> None:
         """Raise DivergenceError instead of writing checkpoint ``name`` from a non-finite model: non-finite
-        weights, buffers or optimizer state, or a validation loss that is non-finite on every batch
-        (``val_finite_batches`` None: no validation since the last step)."""
+        weights, buffers or optimizer state, a validation loss that is non-finite on every batch, or,
+        without a validation since the last step (``val_finite_batches`` None, e.g. a mid-epoch
+        checkpoint), a last step skipped because these weights gave a non-finite loss or gradient."""
         bad = nonfinite_names(list(self.model.state_dict().items()) + optimizer_tensors(self.optimizer))
         if bad:
             reason = f"non-finite {short_list(bad, 4)}"
         elif val_finite_batches == 0 and val_nonfinite_batches > 0:
             reason = f"the validation loss is non-finite on every batch ({val_nonfinite_batches})"
+        elif val_finite_batches is None and self.streak:
+            reason = f"the last {self.streak} step(s) were skipped as non-finite"
         else:
             return
         raise DivergenceError(f"training diverged: not writing {name}: {reason}; {self.last_checkpoint()}")

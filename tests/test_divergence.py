@@ -46,6 +46,12 @@ def test_non_finite_tensors_are_named_and_block_a_checkpoint(tmp_path):
     guard.check_savable("checkpoint_M_3.pt", 4, 0)  # finite: no error
     guard.check_savable("checkpoint_M_3.pt", None, 0)  # no validation since the last step
     guard.check_savable("checkpoint_M_3.pt", 3, 1)  # one NaN batch of four: a bad item, not divergence
+    guard.step_ok(math.nan, None, "epoch 3 iteration 2")
+    guard.check_savable("checkpoint_M_3.pt", 4, 0)  # validated after the skip: finite
+    with pytest.raises(DivergenceError, match=r"not writing checkpoint_M_3.pt: the last 1 step\(s\) were "
+                                              r"skipped as non-finite; "):
+        guard.check_savable("checkpoint_M_3.pt", None, 0)  # mid-epoch, right after a skipped step
+    guard.passed()
     with pytest.raises(DivergenceError, match=r"^training diverged: not writing checkpoint_M_3.pt: the "
                        r"validation loss is non-finite on every batch \(2\); checkpoint_M_last.pt still "
                        r"points at checkpoint_M_2.pt, the last finite model$"):
