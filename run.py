@@ -20,13 +20,14 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from common.audio import AudioError
     from common.checkpoint import CheckpointError
     from common.data import DatasetError
+    from common.divergence import DivergenceError
     from common.filelist import FilelistError
     from common.io_errors import OutputError
     from common.logger import LoggerError
     from common.text.cleaners import UnknownCleanerError
 
-    return (AudioError, CheckpointError, DatasetError, FilelistError, LoggerError, OutputError,
-            UnknownCleanerError)
+    return (AudioError, CheckpointError, DatasetError, DivergenceError, FilelistError, LoggerError,
+            OutputError, UnknownCleanerError)
 
 
 def program_name() -> str:
@@ -71,10 +72,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return 2
     args = parse_args(parser, argv, REQUIRED)
     from common.distributed import cleanup
+    from common.elastic import launcher_rank, peer_error
     from common.io_errors import output_errors
     from common.models import get_model_spec
     from common.training import train
 
+    label = f"{prog}: error (rank {launcher_rank(args)})"
     try:
         with output_errors("-o/--output"):  # a full disk or an unwritable folder: one line
             train(args, get_model_spec(name))
@@ -82,8 +85,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except user_errors() as err:
-        rank = getattr(args, "rank", 0)
-        print(f"{prog}: error (rank {rank}): {err}", file=sys.stderr)
+        print(f"{label}: {err}", file=sys.stderr)
+        return 1
+    except RuntimeError as err:  # a lost peer: one line here, the cause in the failing rank's own error
+        message = peer_error(err)
+        if message is None:
+            raise
+        print(f"{label}: {message}", file=sys.stderr)
         return 1
     finally:
         from common import logger as runlog

@@ -66,6 +66,9 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
                           help="cut every epoch after N iterations (quick runs and benchmarks)")
     training.add_argument("--time-budget", type=float, default=None,
                           help="stop cleanly after this many minutes, writing a checkpoint")
+    training.add_argument("--max-skipped-steps", type=int, default=20,
+                          help="stop with an error after this many steps in a row were skipped for a "
+                               "non-finite loss or gradient (divergence)")
 
     optimization = parser.add_argument_group("optimization setup")
     optimization.add_argument("--use-saved-learning-rate", action="store_true",
@@ -121,6 +124,10 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
     distributed.add_argument("--dist-url", default="tcp://localhost:23456", help="rendezvous address")
     distributed.add_argument("--dist-backend", default=None, choices=["nccl", "gloo"],
                              help="nccl on GPU, gloo on CPU (default: chosen by device)")
+    distributed.add_argument("--dist-timeout", type=float, default=60.0,
+                             help="seconds a rank waits for the others (rendezvous and every collective) "
+                                  "before the job stops; raise it if one rank's checkpoint write can take "
+                                  "longer")
     return parser
 
 
@@ -130,6 +137,12 @@ REQUIRED = {
     "epochs": "--epochs",
     "learning_rate": "-lr/--learning-rate",
     "batch_size": "-bs/--batch-size",
+}
+
+
+MINIMUMS = {
+    "max_skipped_steps": ("--max-skipped-steps", 1),
+    "dist_timeout": ("--dist-timeout", 1),
 }
 
 
@@ -171,4 +184,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = Non
     missing = [flag for dest, flag in (required or {}).items() if getattr(args, dest, None) is None]
     if missing:
         parser.error("the following arguments are required: " + ", ".join(missing))
+    for dest, (flag, minimum) in MINIMUMS.items():  # also what --config-file set, which argparse leaves be
+        value = getattr(args, dest, None)
+        if value is not None and not (isinstance(value, int | float) and value >= minimum):
+            parser.error(f"{flag} must be a number of at least {minimum}, got {value!r}")
     return args

@@ -141,6 +141,11 @@ def strip_module_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.
     return {key.removeprefix("module."): value for key, value in state_dict.items()}
 
 
+def short_list(names: list[str], limit: int) -> str:
+    """`a, b, c (+N more)`: the first ``limit`` names, for a one-line message."""
+    return ", ".join(names[:limit]) + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
 def load_model_state(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str = "") -> None:
     """Strict load that names missing, unexpected and mis-shaped keys instead of a wall of text."""
     state_dict = strip_module_prefix(state_dict)
@@ -153,8 +158,7 @@ def load_model_state(model: torch.nn.Module, state_dict: dict[str, torch.Tensor]
         parts = []
         for title, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)):
             if keys:
-                shown = ", ".join(keys[:6]) + (f" (+{len(keys) - 6} more)" if len(keys) > 6 else "")
-                parts.append(f"{title}: {shown}")
+                parts.append(f"{title}: {short_list(keys, 6)}")
         where = f"{source}: " if source else ""
         raise CheckpointError(f"{where}checkpoint does not fit the model; " + "; ".join(parts))
     model.load_state_dict(state_dict, strict=True)

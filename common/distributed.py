@@ -7,7 +7,6 @@ MASTER_PORT instead, and those take precedence when present. nccl is used on GPU
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 from dataclasses import dataclass
 
@@ -46,8 +45,11 @@ def resolve_ranks(args: argparse.Namespace) -> tuple[int, int, int]:
     return rank, world, local
 
 
-def init_distributed(args: argparse.Namespace, timeout_s: float = 120.0) -> DistInfo:
-    """Pick the device and, for world size > 1, join the process group."""
+def init_distributed(args: argparse.Namespace) -> DistInfo:
+    """Pick the device and, for world size > 1, join the process group (common/elastic.py: a store prefix
+    per torchrun restart, Gloo connection retries, waits bounded by --dist-timeout)."""
+    from common.elastic import join_process_group
+
     rank, world, local = resolve_ranks(args)
     use_cuda = torch.cuda.is_available() and not getattr(args, "cpu", False)
     if use_cuda:
@@ -59,12 +61,7 @@ def init_distributed(args: argparse.Namespace, timeout_s: float = 120.0) -> Dist
         backend = args.dist_backend or ("nccl" if use_cuda else "gloo")
         if backend == "nccl" and not use_cuda:
             raise ValueError("--dist-backend nccl needs CUDA; use gloo on CPU")
-        timeout = datetime.timedelta(seconds=timeout_s)
-        if "MASTER_ADDR" in os.environ and "RANK" in os.environ:
-            dist.init_process_group(backend, timeout=timeout)
-        else:
-            dist.init_process_group(backend, init_method=args.dist_url, rank=rank, world_size=world,
-                                    timeout=timeout)
+        join_process_group(args, backend, rank, world, getattr(args, "dist_timeout", 60.0))
     return DistInfo(rank, world, local, device)
 
 

@@ -31,6 +31,8 @@ from common.checkpoint import (
 )
 from common.data import DatasetError, ShardedSampler
 from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
+from common.divergence import BufferSnapshot, DivergenceGuard
+from common.elastic import resume_after_restart
 from common.finetune import PLAN_KEY, FineTuning, trainable_parameters
 from common.models import ModelSpec, build_model
 from common.skip_report import SkipReport
@@ -144,6 +146,10 @@ class Trainer:
     def __init__(self, args: argparse.Namespace, spec: ModelSpec) -> None:
         self.args, self.spec = args, spec
         self.info = init_distributed(args)
+        args.rank, args.world_size = self.info.rank, self.info.world_size  # torchrun's, for the run log
+        restarted = resume_after_restart(args, spec.name)  # torchrun --max-restarts: continue, not restart
+        if restarted and self.info.is_main:
+            print(restarted)
         self.device = self.info.device
         if args.cpu_threads:
             torch.set_num_threads(args.cpu_threads)
@@ -193,7 +199,10 @@ class Trainer:
         self.train_loader, self.train_sampler = make_loader(trainset, spec.collate(args, True), args,
                                                             self.info, True)
         self.val_loader, _ = make_loader(valset, spec.collate(args, False), args, self.info, False)
-        self.n_nonfinite = 0
+        self.guard = DivergenceGuard(args.max_skipped_steps, self.model, self.optimizer,
+                                     self.output / checkpoint_name(spec.name, "last"))
+        self.val_batches: tuple[int, int] | None = None  # (finite, non-finite) of the last validation
+        self.group_buffers: BufferSnapshot | None = None  # buffers before this accumulation group
 
     def resume(self, path: Path, checkpoint: dict | None = None) -> None:
         """Load model, optimizer, scaler, epoch and this rank's RNG state (from ``checkpoint``, the contents
@@ -257,12 +266,15 @@ class Trainer:
                 print(f"skipped {len(report)} utterances ({kinds}): listed in {path}")
         return report.summary()
 
-    def train_step(self, x, y, sync: bool = True) -> tuple[float, bool]:
+    def train_step(self, x, y, sync: bool = True, where: str = "") -> tuple[float, bool]:
         """Forward and backward of one (micro-)batch, gradients added to the parameters' ``.grad``.
 
-        Returns (loss averaged over ranks, whether it was back-propagated: a non-finite loss is not). With
-        ``sync`` False (an accumulation step that is not the group's last) DDP does not all-reduce yet.
+        Returns (loss averaged over ranks, whether it was back-propagated). A non-finite loss is not: it
+        counts as a skipped step (``where`` names it in the divergence error) and the model's buffers are
+        put back. With ``sync`` False (an accumulation step that is not the group's last) DDP does not
+        all-reduce yet.
         """
+        self.val_batches = None  # the last validation no longer describes the weights
         if hasattr(self.criterion, "set_step"):
             self.criterion.set_step(self.global_step)
         # per-step hooks: the model's (e.g. the teacher-forcing ratio) and the criterion's extra metrics
@@ -270,6 +282,9 @@ class Trainer:
         if self.spec.step_hook is not None:
             hook_metrics = self.spec.step_hook(self.model, self.args, self.global_step, self.info.rank)
             self.step_metrics.update(hook_metrics)
+        buffers = BufferSnapshot(self.model)  # put back if this micro-batch is skipped
+        if self.group_buffers is None:
+            self.group_buffers = buffers  # put back if the whole group's update is skipped
         no_sync = not sync and isinstance(self.ddp_model, DistributedDataParallel)
         with self.ddp_model.no_sync() if no_sync else contextlib.nullcontext():
             with autocast_context(self.args, self.device):
@@ -277,18 +292,20 @@ class Trainer:
                 loss = self.criterion(y_pred, y)
             for name, value in getattr(self.criterion, "last_metrics", {}).items():
                 self.step_metrics[f"train_{name}"] = value  # this rank's value
+            # the loss is reduced over ranks, so every rank skips together
             loss_value = reduce_mean(loss.detach(), self.info)
-            if not math.isfinite(loss_value):
-                # every rank sees the same reduced value, so all skip together
-                self.n_nonfinite += 1
+            if not self.guard.step_ok(loss_value, None, where, undo=buffers.restore):
                 return loss_value, False
             self.scaler.scale(loss).backward()
         return loss_value, True
 
-    def optimizer_step(self, n_batches: int, synced: bool) -> float | None:
+    def optimizer_step(self, n_batches: int, synced: bool, where: str = "") -> float | None:
         """Apply the gradients of the last ``n_batches`` back-propagated (micro-)batches as one update of
         their mean (--grad-accumulation); returns the gradient norm, or None when there was nothing to
-        apply. ``synced`` False: the last backward ran without DDP's all-reduce, so average here."""
+        apply or the (rank-averaged) gradient norm is non-finite (a skipped step: the buffers go back to
+        the group's start). ``synced`` False: the last backward ran without DDP's all-reduce, so average
+        here."""
+        group_buffers, self.group_buffers = self.group_buffers, None
         if n_batches == 0:
             self.optimizer.zero_grad(set_to_none=True)
             return None
@@ -301,17 +318,31 @@ class Trainer:
         if n_batches > 1:  # the sum of the micro-batches' mean losses -> the mean over all of them
             for param in params:
                 param.grad.div_(n_batches)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.grad_clip_thresh)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.grad_clip_thresh))
+        # the micro-batches' losses were checked in train_step: only the gradient norm is left to check
+        apply = self.guard.step_ok(0.0, grad_norm, where,
+                                   undo=group_buffers.restore if group_buffers is not None else None)
+        if apply or self.scaler.is_enabled():
+            # an enabled GradScaler skips an overflowing step itself and must see it to lower its scale
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
+        if not apply:
+            return None
+        self.guard.passed()
         self.global_step += 1
-        return float(grad_norm)
+        return grad_norm
 
     def validate(self) -> tuple[float, float, dict[str, float]]:
-        """Mean validation loss over all ranks' items, items per second, and the model's extra metrics."""
+        """Mean validation loss over all ranks' items, items per second, and the model's extra metrics.
+
+        A batch with a non-finite loss (a diverged model) is counted, not scored: the loss is then NaN,
+        `val_nonfinite_batches` is logged and a warning printed; the extra metrics cover the finite batches.
+        """
+        from common.evaluation.errors import EvaluationError
+
         self.model.eval()
-        total, count, items = 0.0, 0, 0
+        total, count, items, finite, nonfinite = 0.0, 0, 0, 0, 0
         extra: dict[str, float] = {}
         start = time.perf_counter()
         with torch.no_grad():
@@ -322,33 +353,51 @@ class Trainer:
                 x, y, num_items = converted
                 with autocast_context(self.args, self.device):
                     y_pred = self.model(x)
-                    loss = self.criterion(y_pred, y)
+                    loss = float(self.criterion(y_pred, y))
                 size = self.spec.batch_size_of(x)
-                if self.spec.val_metrics is not None:
-                    for name, value in self.spec.val_metrics(x, y_pred).items():
-                        extra[name] = extra.get(name, 0.0) + value * size
-                total += float(loss) * size
+                try:
+                    if not math.isfinite(loss):
+                        raise EvaluationError("non-finite loss")
+                    metrics = self.spec.val_metrics(x, y_pred) if self.spec.val_metrics is not None else {}
+                except EvaluationError:  # e.g. NaN attention weights
+                    nonfinite += 1
+                    continue
+                for name, value in metrics.items():
+                    extra[name] = extra.get(name, 0.0) + value * size
+                total += loss * size
                 count += size
                 items += num_items
+                finite += 1
         elapsed = time.perf_counter() - start
-        free_running = {}
-        if getattr(self.args, "val_mcd_utterances", 0) and self.spec.free_running_metrics is not None:
+        # one gather: the ranks may hold different metric names (a rank whose batches were all non-finite)
+        gathered = gather_objects((total, count, items, finite, nonfinite, extra), self.info)
+        total, count, items, finite, nonfinite = (sum(part[k] for part in gathered) for k in range(5))
+        extra = {name: sum(part[5].get(name, 0.0) for part in gathered) / count
+                 for name in sorted({name for part in gathered for name in part[5]})}
+        self.val_batches = (finite, nonfinite)
+        if (getattr(self.args, "val_mcd_utterances", 0) and self.spec.free_running_metrics is not None
+                and count):
             # free-running synthesis of a few utterances (e.g. val_mcd): {name: (sum, count)} per rank
             free_running = self.spec.free_running_metrics(self.model, self.val_loader.dataset, self.args,
                                                           self.device, self.info.rank, self.info.world_size)
+            for name, (value, n) in sorted(free_running.items()):
+                value, n = reduce_sum(value, self.info), reduce_sum(n, self.info)
+                if n:
+                    extra[name] = value / n
         self.model.train()
-        total, count = reduce_sum(total, self.info), reduce_sum(count, self.info)
-        items = reduce_sum(items, self.info)
-        # every rank holds the same metric names (each validates at least one batch), so the sums line up
-        extra = {name: reduce_sum(value, self.info) / max(count, 1) for name, value in sorted(extra.items())}
-        for name, (value, n) in sorted(free_running.items()):
-            value, n = reduce_sum(value, self.info), reduce_sum(n, self.info)
-            if n:
-                extra[name] = value / n
-        return (total / count if count else float("nan")), items / max(elapsed, 1e-9), extra
+        if nonfinite:
+            extra["val_nonfinite_batches"] = nonfinite
+            if self.info.is_main:
+                print(f"warning: validation: {nonfinite} of {nonfinite + finite} batches gave a "
+                      "non-finite loss (val_loss is nan)", file=sys.stderr)
+        val_loss = total / count if count and not nonfinite else float("nan")
+        return val_loss, items / max(elapsed, 1e-9), extra
 
     def save(self, epoch: int) -> None:
-        """Checkpoint with every rank's RNG state (all ranks must call this)."""
+        """Checkpoint with every rank's RNG state (all ranks must call this); a DivergenceError instead
+        when the model is not finite (every rank sees the same weights and validation counts)."""
+        finite, nonfinite = self.val_batches or (None, 0)
+        self.guard.check_savable(checkpoint_name(self.spec.name, epoch), finite, nonfinite)
         states = gather_objects(rng_state(), self.info)
         if self.info.is_main:
             state = {
@@ -423,17 +472,19 @@ class Trainer:
                 converted = self.to_device(batch)
                 if converted is None:
                     if step_now:
-                        self.optimizer_step(pending, synced=False)
+                        self.optimizer_step(pending, synced=False, where=f"epoch {epoch} iteration {i}")
                         pending = 0
                     bar.update(1)
                     continue
                 x, y, num_items = converted
-                loss_value, applied = self.train_step(x, y, sync=step_now)
+                where = f"epoch {epoch} iteration {i}"
+                loss_value, applied = self.train_step(x, y, sync=step_now, where=where)
                 pending += applied
                 synced = applied and step_now
                 grad_norm = None
                 if step_now:
-                    grad_norm = self.optimizer_step(pending, synced)
+                    grad_norm = self.optimizer_step(pending, synced, where)
+                    grad_skipped = pending > 0 and grad_norm is None
                     pending = 0
                 if self.device.type == "cuda":
                     torch.cuda.synchronize()
@@ -444,6 +495,8 @@ class Trainer:
                         "glob_iter/iters_per_epoch": f"{self.global_step}/{steps_per_epoch}"}
                 if not applied:
                     data["skipped_nonfinite_loss"] = 1
+                elif step_now and grad_skipped:
+                    data["skipped_nonfinite_grad"] = 1
                 else:
                     losses.append(loss_value)
                 if grad_norm is not None:
@@ -481,7 +534,7 @@ class Trainer:
         summary = {"run_time": time.perf_counter() - run_start, "train_loss": train_loss,
                    "val_loss": val_loss, "val_items_per_sec": val_items_per_sec,
                    "epochs_done": last_epoch + 1, **self.report_skips(),
-                   "skipped_nonfinite_steps": self.n_nonfinite}
+                   "skipped_nonfinite_steps": self.guard.total}
         summary["train_items_per_sec"] = (sum(mean_items_per_sec) / len(mean_items_per_sec)
                                           if mean_items_per_sec else float("nan"))
         self.log.log((), summary)
