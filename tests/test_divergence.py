@@ -95,18 +95,24 @@ def trainer_for(corpus: Path, out: Path, model: str, *extra: str):
     return Trainer(parse_args(parser, argv, REQUIRED), get_model_spec(name))
 
 
+def one_step(trainer, x, y, where: str) -> tuple[float, float | None]:
+    """A whole optimizer step of one batch: (loss, gradient norm or None when the step was skipped)."""
+    loss, applied = trainer.train_step(x, y, where=where)
+    return loss, trainer.optimizer_step(int(applied), True, where)
+
+
 def test_a_non_finite_gradient_skips_the_step_without_touching_weights_or_optimizer(tiny_corpus, tmp_path):
     trainer = trainer_for(tiny_corpus, tmp_path, "WaveGlow")
     x, y, _ = trainer.to_device(next(iter(trainer.train_loader)))
     param = next(trainer.model.parameters())
     handle = param.register_hook(lambda grad: grad * math.nan)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    loss, grad_norm = trainer.train_step(x, y, "epoch 0 iteration 0")
+    loss, grad_norm = one_step(trainer, x, y, "epoch 0 iteration 0")
     assert math.isfinite(loss) and grad_norm is None
     assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
     assert not trainer.optimizer.state and trainer.global_step == 0 and trainer.guard.streak == 1
     handle.remove()
-    loss, grad_norm = trainer.train_step(x, y, "epoch 0 iteration 1")
+    loss, grad_norm = one_step(trainer, x, y, "epoch 0 iteration 1")
     assert grad_norm is not None and math.isfinite(grad_norm)
     assert trainer.global_step == 1 and trainer.guard.streak == 0 and trainer.guard.total == 1
     assert not torch.equal(before["upsample.weight"], trainer.model.state_dict()["upsample.weight"])
