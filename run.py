@@ -19,9 +19,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from common.checkpoint import CheckpointError
     from common.data import DatasetError
     from common.filelist import FilelistError
+    from common.run_lock import RunLockError
     from common.text.cleaners import UnknownCleanerError
 
-    return (AudioError, CheckpointError, DatasetError, FilelistError, UnknownCleanerError)
+    return (AudioError, CheckpointError, DatasetError, FilelistError, RunLockError, UnknownCleanerError)
 
 
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:

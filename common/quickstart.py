@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     train_s = max(args.budget_min * 60 - FIXED_STAGES_S - (time.monotonic() - t0), 120)
     common = ["-d", str(data), "--epochs", "100000", "--seed", str(args.seed),
-              "--epochs-per-checkpoint", "25"]
+              "--epochs-per-checkpoint", "25", "--overwrite"]  # a re-run starts its training afresh
     t2_out, wg_out = out / "tacotron2", out / "waveglow"
     t2_budget = 0.7 * train_s
     times["tacotron2"] = run_stage("Tacotron 2", [
