@@ -266,9 +266,8 @@ class Trainer:
         self.global_step = int(checkpoint.get("iteration", 0))
         threads = checkpoint.get("cpu_threads")
         if self.device.type == "cpu" and threads is not None and threads != torch.get_num_threads():
-            print(f"warning: {path} was trained with {threads} CPU threads, this run uses "
-                  f"{torch.get_num_threads()}: the resume will not be bitwise exact (set --cpu-threads "
-                  f"{threads})", file=sys.stderr)
+            print(f"warning: {path} was trained at --cpu-threads {threads}, this run at "
+                  f"{torch.get_num_threads()}: the resume will not be bitwise exact", file=sys.stderr)
         position = checkpoint.get("position")
         if isinstance(position, dict):  # a mid-epoch checkpoint: continue that epoch where it stopped
             self.position = position

@@ -166,6 +166,13 @@ def test_failure11_orphan_temporary_checkpoints_are_removed_at_start(tiny_corpus
     assert f"removed 2 orphan temporary checkpoint file(s) (1.0 MB) in {out}" in capsys.readouterr().out
     assert not any(path.exists() for path in orphans)
     assert (out / "notes.tmp").read_text() == "not ours"
+    # a resume at another CPU thread count cannot be bitwise, and says so (nothing is left to train here)
+    try:
+        assert run.main([*args, "--resume-from-last", "--cpu-threads", "2"]) == 0
+    finally:
+        torch.set_num_threads(1)
+    assert (f"warning: {out / 'checkpoint_WaveGlow_last.pt'} was trained at --cpu-threads 1, this run at 2: "
+            "the resume will not be bitwise exact") in capsys.readouterr().err
 
 
 def test_checkpoint_interval_steps_bound_lost_work_and_keep_one_mid_epoch_file(tiny_corpus, tmp_path, capsys):
