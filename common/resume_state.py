@@ -92,6 +92,8 @@ def choose_resume(args: argparse.Namespace, model_name: str, announce: bool = Tr
                 return last, load_checkpoint(last)
             except CheckpointError as err:
                 reasons.append(str(err) if last.exists() else f"{last} points at a missing file")
+        else:  # e.g. killed between writing the first checkpoint and linking it
+            reasons.append(f"{last} does not exist")
         found = newest_readable(folder, model_name, reasons)
         if found is not None:
             if announce and reasons:

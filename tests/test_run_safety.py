@@ -209,3 +209,19 @@ def test_sigterm_saves_at_the_next_step_and_exits_cleanly(tiny_corpus, tmp_path)
     assert n_steps < 50 * 6 and position["epoch"] * 6 + position["next_iteration"] == n_steps
     assert f"SIGTERM: stopped in epoch {position['epoch']} after iteration" in stdout
     assert (out / "run.lock").read_text() == ""
+
+
+def test_failure2_missing_last_link_falls_back_and_says_so(tmp_path, capsys):
+    from argparse import Namespace
+
+    from common.resume_state import choose_resume
+
+    torch.save({"state_dict": {}, "epoch": 4}, tmp_path / "checkpoint_WaveGlow_4.pt")
+    torch.save({"state_dict": {}, "epoch": 3}, tmp_path / "checkpoint_WaveGlow_3.pt")
+    args = Namespace(output=str(tmp_path), resume_from_last=True, checkpoint_path="", overwrite=False)
+    path, checkpoint = choose_resume(args, "WaveGlow")
+    assert (path.name, checkpoint["epoch"]) == ("checkpoint_WaveGlow_4.pt", 4)
+    assert capsys.readouterr().err == (f"warning: {tmp_path / 'checkpoint_WaveGlow_last.pt'} does not exist; "
+                                       f"resuming from {path}, the newest readable checkpoint\n")
+    assert choose_resume(Namespace(**{**vars(args), "output": str(tmp_path / "empty")}), "WaveGlow") == \
+        (None, None)  # nothing to resume: a fresh start, as the reference does
