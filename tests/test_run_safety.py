@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from test_run import ROOT, final_state, run_args
 
@@ -142,6 +143,7 @@ def test_failure4_waveglow_gate_gradient_does_not_change_after_first_call():
     assert torch.equal(grads[0], grads[1]) and torch.equal(grads[0], grads[2])
 
 
+@pytest.mark.slow
 def test_failure4_waveglow_resume_is_bitwise_across_processes(tiny_corpus, tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     common = ("-lr", "1e-3", "--cpu-threads", "1")  # bitwise needs the same thread count everywhere
