@@ -377,7 +377,7 @@ class Trainer:
         mid-epoch file (of an earlier epoch) is deleted once `_last` has moved on.
         """
         if position is not None:
-            position = {"epoch": epoch, **position,
+            position = {"epoch": epoch, **position, "batch_size": self.args.batch_size,
                         "order": torch.tensor(self.train_sampler.indices(), dtype=torch.int64),
                         "loader_seed": loader_seed(self.args.seed or 0, epoch)}
         states = gather_objects((rng_state(), position), self.info)
@@ -413,6 +413,11 @@ class Trainer:
             return 0
         orders = self.position.get("order") or []
         saved = orders[self.info.rank] if len(orders) == self.info.world_size else None
+        saved_batch = self.position.get("batch_size")
+        if saved_batch != self.args.batch_size:
+            raise CheckpointError(
+                f"the checkpoint stopped inside epoch {epoch} at --batch-size {saved_batch}; resume with "
+                f"that, not {self.args.batch_size}, or the rest of the epoch would be misplaced")
         if saved is None or saved.tolist() != self.train_sampler.indices():
             raise CheckpointError(
                 f"the checkpoint stopped inside epoch {epoch}, but this run orders that epoch differently "

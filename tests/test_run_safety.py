@@ -118,14 +118,20 @@ def test_failure2_dangling_or_unreadable_last_falls_back_to_newest_readable(tiny
     assert err.count("\n") == 1
 
 
-def test_failure3_time_budget_stop_mid_epoch_continues_that_epoch_bitwise(tiny_corpus, tmp_path):
+def test_failure3_time_budget_stop_mid_epoch_continues_that_epoch_bitwise(tiny_corpus, tmp_path, capsys):
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     base = ("-lr", "1e-3", "-bs", "1")  # 6 iterations per epoch
     assert run.main(run_args(tiny_corpus, straight, "Tacotron2", 1, *base)) == 0
     assert run.main(run_args(tiny_corpus, stopped, "Tacotron2", 1, *base, "--time-budget", "0.0001")) == 0
     position = final_state(stopped, "Tacotron2")["position"]
     assert (position["epoch"], position["next_iteration"]) == (0, 1)
-    assert run.main(run_args(tiny_corpus, stopped, "Tacotron2", 1, *base, "--resume-from-last")) == 0
+    resume = run_args(tiny_corpus, stopped, "Tacotron2", 1, *base, "--resume-from-last")
+    # the rest of the epoch is only well defined with the same batches: other flags are refused
+    assert run.main([*resume, "-bs", "2"]) == 1
+    assert "stopped inside epoch 0 at --batch-size 1; resume with that, not 2," in capsys.readouterr().err
+    assert run.main([*resume, "--seed", "6"]) == 1
+    assert "this run orders that epoch differently" in capsys.readouterr().err
+    assert run.main(resume) == 0
     steps = [step for step, _ in metric_series(read_nvlog(stopped / "nvlog.json"), "train_loss", "iteration")]
     assert steps == [(0, i) for i in range(6)]  # the rest of epoch 0, not a skipped tail
     assert_same_training_state(final_state(straight, "Tacotron2"), final_state(stopped, "Tacotron2"))
