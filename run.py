@@ -24,10 +24,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from common.filelist import FilelistError
     from common.io_errors import OutputError
     from common.logger import LoggerError
+    from common.run_lock import RunLockError
     from common.text.cleaners import UnknownCleanerError
 
     return (AudioError, CheckpointError, DatasetError, DivergenceError, FilelistError, LoggerError,
-            OutputError, UnknownCleanerError)
+            OutputError, RunLockError, UnknownCleanerError)
 
 
 def program_name() -> str:

@@ -28,6 +28,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(value: str) -> int:
+    """argparse type: an integer >= 0 (argparse names the flag in its error)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return number
+
+
 def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
     """The general flags of `run.py` (model flags are added by each model's arg_parser)."""
     parser = argparse.ArgumentParser(add_help=add_help, allow_abbrev=False)
@@ -51,7 +62,14 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
     training.add_argument("--epochs-per-checkpoint", type=int, default=50, help="checkpoint every N epochs")
     training.add_argument("--checkpoint-path", default="", help="checkpoint to resume from")
     training.add_argument("--resume-from-last", action="store_true",
-                          help="resume from checkpoint_<Model>_last.pt in --output")
+                          help="resume from checkpoint_<Model>_last.pt in --output (a dangling or unreadable "
+                               "one: from the newest readable checkpoint there)")
+    training.add_argument("--overwrite", action="store_true",
+                          help="start afresh in an --output that holds this model's checkpoints, deleting "
+                               "them (without it, such a folder needs --resume-from-last)")
+    training.add_argument("--checkpoint-interval-steps", type=non_negative_int, default=0, metavar="N",
+                          help="also checkpoint every N iterations, mid-epoch (bounds what a kill loses; "
+                               "0: only every --epochs-per-checkpoint epochs)")
     training.add_argument("--amp", action="store_true",
                           help="mixed precision: fp16 autocast + GradScaler on CUDA, bf16 autocast on CPU")
     training.add_argument("--cudnn-enabled", action="store_true", help="enable cuDNN")

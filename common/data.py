@@ -110,3 +110,31 @@ class ShardedSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.per_rank
+
+
+class ResumableSampler(Sampler[int]):
+    """Wraps an epoch sampler so that one epoch can start part-way: `skip(n)` drops the first n indices of
+    the next iteration only (a run resumed mid-epoch sees exactly the rest of that epoch's order)."""
+
+    def __init__(self, base: Sampler[int]) -> None:
+        self.base = base
+        self._skip = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the base sampler's order for this epoch."""
+        self.base.set_epoch(epoch)
+
+    def indices(self) -> list[int]:
+        """This rank's whole order for the current epoch (the part already consumed included)."""
+        return list(self.base.indices())
+
+    def skip(self, n_items: int) -> None:
+        """Leave out the first `n_items` indices of the next iteration (consumed before a resume)."""
+        self._skip = n_items
+
+    def __iter__(self) -> Iterator[int]:
+        order, self._skip = self.indices()[self._skip:], 0
+        return iter(order)
+
+    def __len__(self) -> int:
+        return len(self.base)

@@ -36,6 +36,9 @@ class ModelSpec:
     free_running_metrics: Callable[..., dict[str, tuple[float, int]]] | None = None
     # runtime options that are not constructor keywords (e.g. --decoder-impl): (model, args) -> None
     configure: Callable[[torch.nn.Module, argparse.Namespace], None] | None = None
+    # `run.py` flags of a tiny configuration that trains in seconds on CPU: the end-to-end tests use them,
+    # and tests/test_resume_faults.py runs its fault injection on every model in MODELS with them
+    tiny_flags: tuple[str, ...] = ()
 
 
 def init_bn_uniform(model: torch.nn.Module) -> None:
@@ -144,6 +147,13 @@ def _tacotron2() -> ModelSpec:
         batch_size_of=lambda x: x[0].size(0), val_metrics=val_metrics,
         step_hook=_configure_before_steps(_tacotron2_configure, step_hook),
         free_running_metrics=free_running_metrics, configure=_tacotron2_configure,
+        tiny_flags=(
+            "--symbols-embedding-dim", "32", "--encoder-embedding-dim", "32", "--encoder-n-convolutions", "1",
+            "--attention-rnn-dim", "64", "--decoder-rnn-dim", "64", "--prenet-dim", "32",
+            "--attention-dim", "16", "--attention-location-n-filters", "4",
+            "--attention-location-kernel-size", "5", "--postnet-embedding-dim", "32",
+            "--postnet-n-convolutions", "2", "--n-frames-per-step", "3",
+        ),
     )
 
 
@@ -159,6 +169,8 @@ def _waveglow() -> ModelSpec:
         dataset=lambda args, filelist, config=None, training=True: data_function.get_dataset(args, filelist),
         collate=data_function.get_collate_fn,
         batch_to_device=data_function.batch_to_device, batch_size_of=lambda x: x[1].size(0),
+        tiny_flags=("--flows", "4", "--groups", "8", "--early-every", "2", "--early-size", "2",
+                    "--wn-layers", "2", "--wn-channels", "16", "--segment-length", "2048"),
     )
 
 

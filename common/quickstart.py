@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         write_filelist(data / f"en_mel_{split}.txt", english, multi_speaker=False)
 
     train_s = max(args.budget_min * 60 - FIXED_STAGES_S - (time.monotonic() - t0), 120)
-    common = ["-d", str(data), "--epochs", "100000", "--seed", str(args.seed)]
+    # --overwrite: a re-run starts its training afresh
+    common = ["-d", str(data), "--epochs", "100000", "--seed", str(args.seed), "--overwrite"]
     t2_out, wg_out = out / "tacotron2", out / "waveglow"
     t2_budget = 0.7 * train_s
     times["tacotron2"] = run_stage("Tacotron 2", [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -29,12 +30,14 @@ from common.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from common.data import DatasetError, ShardedSampler
+from common.data import DatasetError, ResumableSampler, ShardedSampler
 from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
 from common.divergence import BufferSnapshot, DivergenceGuard
 from common.elastic import resume_after_restart
 from common.finetune import PLAN_KEY, FineTuning, trainable_parameters
 from common.models import ModelSpec, build_model
+from common.resume_state import choose_resume, remove_orphan_temps
+from common.run_lock import RunLock
 from common.skip_report import SkipReport
 
 
@@ -89,10 +92,24 @@ def make_loader(dataset, collate_fn, args: argparse.Namespace, info: DistInfo, t
             f"--training-files {args.training_files}: {len(dataset)} utterances are fewer than "
             f"--batch-size {batch_size} x world size {info.world_size}; lower the batch size"
         )
+    sampler = ResumableSampler(sampler)
+    # its own generator: worker seeds come from (seed, epoch) (set_loader_epoch), not the global stream
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate_fn,
                         num_workers=args.num_workers, pin_memory=info.device.type == "cuda",
-                        drop_last=False, persistent_workers=False)
+                        drop_last=False, persistent_workers=False, generator=torch.Generator())
     return loader, sampler
+
+
+def loader_seed(seed: int, epoch: int) -> int:
+    """The data-loader seed of an epoch (its workers get this + worker id): a function of (seed, epoch)."""
+    return (seed * 1000003 + epoch * 7919 + 17) % 2**63
+
+
+def set_loader_epoch(loader: DataLoader, seed: int, epoch: int) -> int:
+    """Reseed the loader's generator for `epoch` (so a mid-epoch resume gives workers the same seeds)."""
+    value = loader_seed(seed, epoch)
+    loader.generator.manual_seed(value)
+    return value
 
 
 def check_config(checkpoint: dict, config: dict, model_name: str, source: str) -> None:
@@ -130,20 +147,50 @@ def check_optimizer_state(optimizer: torch.optim.Optimizer, state: dict, source:
                                           f"does not fit a parameter of shape {tuple(param.shape)}; {hint}")
 
 
-def resume_path(args: argparse.Namespace, model_name: str) -> Path | None:
-    """The checkpoint to resume from: --checkpoint-path, else the `_last` one with --resume-from-last."""
-    if args.checkpoint_path:
-        return Path(args.checkpoint_path)
-    if args.resume_from_last:
-        last = Path(args.output) / checkpoint_name(model_name, "last")
-        return last if last.exists() else None
-    return None
+class StopRequest:
+    """SIGTERM (what schedulers send) sets a flag; the loop saves at the next step boundary and exits 0."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous = None
+
+    def install(self) -> None:
+        """Catch SIGTERM (main thread only; elsewhere the default action stays)."""
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:
+            self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+    def restore(self) -> None:
+        """Put the previous SIGTERM handler back."""
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
 
 
 class Trainer:
     """Holds the model, optimizer and data of one run; `run()` trains to the last epoch."""
 
     def __init__(self, args: argparse.Namespace, spec: ModelSpec) -> None:
+        self.lock: RunLock | None = None
+        self.stop = StopRequest()
+        try:
+            self._setup(args, spec)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the output folder's lock and the SIGTERM handler (also after a failed set-up)."""
+        self.stop.restore()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def _setup(self, args: argparse.Namespace, spec: ModelSpec) -> None:
         self.args, self.spec = args, spec
         self.info = init_distributed(args)
         args.rank, args.world_size = self.info.rank, self.info.world_size  # torchrun's, for the run log
@@ -160,14 +207,24 @@ class Trainer:
             torch.backends.cudnn.benchmark = args.cudnn_benchmark
             torch.backends.cuda.matmul.allow_tf32 = True  # TF32 on Ampere+, as the reference's TF32 recipes
         self.output = Path(args.output)
+        self.stop.install()  # from here on, SIGTERM means: save at the next step boundary, exit cleanly
         if self.info.is_main:
             self.output.mkdir(parents=True, exist_ok=True)
+            self.lock = RunLock(self.output).acquire()  # one writer per output folder
+            if self.lock.previous_pid:
+                print(f"took over {self.lock.path} from PID {self.lock.previous_pid}, which died holding it")
+            removed, size = remove_orphan_temps(self.output)
+            if removed:
+                print(f"removed {removed} orphan temporary checkpoint file(s) ({size / 1e6:.1f} MB) in "
+                      f"{self.output}")
+            path, checkpoint = choose_resume(args, spec.name, announce=True)
+        barrier(self.info)
+        if not self.info.is_main:  # the main rank has decided (and, with --overwrite, cleared the folder)
+            path, checkpoint = choose_resume(args, spec.name, announce=False)
         tb_dir = args.tensorboard_dir
         self.log = runlog.init_logger(self.output / args.log_file, rank=self.info.rank,
                                       tensorboard_dir=tb_dir)
         self.config = spec.model_config(args)
-        path = resume_path(args, spec.name)
-        checkpoint = load_checkpoint(path) if path is not None else None
         # may grow the symbol table; a resumed checkpoint's fine-tuning record rules over the flags
         self.finetune = FineTuning.from_args(args, spec.name, self.config, checkpoint, str(path or ""))
         self.model = build_model(spec, self.config, uniform_bn=not args.disable_uniform_initialize_bn_weight,
@@ -183,6 +240,8 @@ class Trainer:
         self.criterion = spec.criterion(args)
         self.start_epoch = 0
         self.global_step = 0  # optimizer steps taken, across epochs and resumes
+        self.position: dict | None = None  # where a mid-epoch checkpoint stopped (see save)
+        self.interval_file: Path | None = None  # the last mid-epoch checkpoint file (replaced by the next)
         if path is not None:
             self.resume(path, checkpoint)
         del checkpoint
@@ -218,6 +277,16 @@ class Trainer:
             self.scaler.load_state_dict(checkpoint["scaler"])
         self.start_epoch = int(checkpoint["epoch"]) + 1
         self.global_step = int(checkpoint.get("iteration", 0))
+        threads = checkpoint.get("cpu_threads")
+        if self.device.type == "cpu" and threads is not None and threads != torch.get_num_threads():
+            print(f"warning: {path} was trained at --cpu-threads {threads}, this run at "
+                  f"{torch.get_num_threads()}: the resume will not be bitwise exact", file=sys.stderr)
+        position = checkpoint.get("position")
+        if isinstance(position, dict):  # a mid-epoch checkpoint: continue that epoch where it stopped
+            self.position = position
+            self.start_epoch = int(position["epoch"])
+            if path.parent.resolve() == self.output.resolve():
+                self.interval_file = path.resolve()
         states = checkpoint.get("rng") or []
         if len(states) == self.info.world_size:
             set_rng_state(states[self.info.rank])
@@ -225,8 +294,9 @@ class Trainer:
             print(f"warning: {path} holds RNG states of {len(states)} ranks, this run has "
                   f"{self.info.world_size}: random streams start afresh", file=sys.stderr)
         if self.info.is_main:
-            print(f"resumed from {path} (epoch {checkpoint['epoch']}); "
-                  f"continuing at epoch {self.start_epoch}")
+            where = (f"epoch {self.start_epoch}, iteration {self.position['next_iteration']}" if self.position
+                     else f"epoch {self.start_epoch}")
+            print(f"resumed from {path} (epoch {checkpoint['epoch']}); continuing at {where}")
 
     def set_learning_rate(self, epoch: int) -> float:
         """Apply the annealing schedule (or keep the optimizer's rate with --use-saved-learning-rate); a
@@ -393,28 +463,75 @@ class Trainer:
         val_loss = total / count if count and not nonfinite else float("nan")
         return val_loss, items / max(elapsed, 1e-9), extra
 
-    def save(self, epoch: int) -> None:
+    def save(self, epoch: int, position: dict | None = None) -> None:
         """Checkpoint with every rank's RNG state (all ranks must call this); a DivergenceError instead
-        when the model is not finite (every rank sees the same weights and validation counts)."""
+        when the model is not finite (every rank sees the same weights and validation counts).
+
+        `position` marks a mid-epoch checkpoint (`next_iteration`, the epoch's losses and items so far):
+        this rank's sampler order and loader seed are added, and a resume continues the same epoch there.
+        A mid-epoch checkpoint is written as `checkpoint_<Model>_<epoch>.pt` too, and the previous
+        mid-epoch file (of an earlier epoch) is deleted once `_last` has moved on.
+        """
         finite, nonfinite = self.val_batches or (None, 0)
         self.guard.check_savable(checkpoint_name(self.spec.name, epoch), finite, nonfinite)
-        states = gather_objects(rng_state(), self.info)
+        if position is not None:
+            position = {"epoch": epoch, **position, "batch_size": self.args.batch_size,
+                        "order": torch.tensor(self.train_sampler.indices(), dtype=torch.int64),
+                        "loader_seed": loader_seed(self.args.seed or 0, epoch)}
+        states = gather_objects((rng_state(), position), self.info)
         if self.info.is_main:
             state = {
                 "config": self.config,
                 "iteration": self.global_step,
                 "state_dict": self.ddp_model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
-                "rng": states,
+                "rng": [rng for rng, _ in states],
                 "sampler": {"seed": self.args.seed or 0, "next_epoch": epoch + 1},
                 "world_size": self.info.world_size,
+                "cpu_threads": torch.get_num_threads(),  # CPU results are bitwise only at the same count
                 PLAN_KEY: self.finetune.record(),  # resumes follow it (common/finetune.py)
             }
+            if position is not None:
+                state["position"] = {**position, "order": [pos["order"] for _, pos in states]}
+                state["sampler"]["next_epoch"] = epoch
             if self.scaler.is_enabled():
                 state["scaler"] = self.scaler.state_dict()
-            path = save_checkpoint(self.output, self.spec.name, epoch, state)
-            print(f"saved {path}")
+            path = save_checkpoint(self.output, self.spec.name, epoch, state).resolve()
+            if self.interval_file is not None and self.interval_file != path:
+                self.interval_file.unlink(missing_ok=True)
+            self.interval_file = path if position is not None else None
+            where = f" (epoch {epoch}, iteration {position['next_iteration']})" if position else ""
+            print(f"saved {path}{where}")
         barrier(self.info)
+
+    def check_position(self, epoch: int) -> int:
+        """The iteration a resumed epoch starts at, after checking that this run would order the epoch as the
+        checkpoint's run did (same filelist, batch size, world size and seed)."""
+        if self.position is None or epoch != int(self.position["epoch"]):
+            return 0
+        orders = self.position.get("order") or []
+        saved = orders[self.info.rank] if len(orders) == self.info.world_size else None
+        saved_batch = self.position.get("batch_size")
+        if saved_batch != self.args.batch_size:
+            raise CheckpointError(
+                f"the checkpoint stopped inside epoch {epoch} at --batch-size {saved_batch}; resume with "
+                f"that, not {self.args.batch_size}, or the rest of the epoch would be misplaced")
+        if saved is None or saved.tolist() != self.train_sampler.indices():
+            raise CheckpointError(
+                f"the checkpoint stopped inside epoch {epoch}, but this run orders that epoch differently "
+                "(another --training-files, --batch-size, --seed or world size?); resume with the same ones")
+        return int(self.position["next_iteration"])
+
+    def stop_requested(self, budget_s: float | None, run_start: float) -> str | None:
+        """Why to stop at this step boundary (SIGTERM or the time budget; all ranks agree), or None."""
+        signalled = float(self.stop.signal_name is not None)
+        late = float(budget_s is not None and time.perf_counter() - run_start > budget_s)
+        if self.info.distributed:  # one all-reduce for both: ranks < 1000
+            total = reduce_sum(signalled + 1000.0 * late, self.info)
+            signalled, late = float(total % 1000 > 0), float(total >= 1000)
+        if signalled:
+            return self.stop.signal_name or "SIGTERM"
+        return "time budget" if late else None
 
     def log_start(self) -> None:
         self.log.log_parameters({"model_name": self.spec.name, **vars(self.args)})
@@ -426,92 +543,115 @@ class Trainer:
             self.log.metadata(metric, unit=unit, format=":.5f" if unit in (None, "s") else ":.1f")
 
     def run(self) -> dict:
-        """Train from `start_epoch` to `--epochs`; returns the run summary."""
+        """Train from `start_epoch` (and a mid-epoch position) to `--epochs`; returns the run summary.
+
+        At every step boundary the run checks for SIGTERM and the time budget: either saves a mid-epoch
+        checkpoint and stops (a resume continues there). `--checkpoint-interval-steps N` also saves one
+        every N iterations.
+        """
         args, info = self.args, self.info
         self.log_start()
         run_start = time.perf_counter()
         budget_s = args.time_budget * 60 if args.time_budget else None
+        interval = getattr(args, "checkpoint_interval_steps", 0) or 0
         previous_lr = None
         val_loss = train_loss = val_items_per_sec = float("nan")
         last_epoch = self.start_epoch - 1
         mean_items_per_sec = []
+        stopped, since_save = None, 0
         for epoch in range(self.start_epoch, args.epochs):
             lr = self.set_learning_rate(epoch)  # logs "learning_rate changed" as the reference does
             if lr != previous_lr:
                 self.log.log((epoch,), {"learning_rate": lr})
                 previous_lr = lr
             self.train_sampler.set_epoch(epoch)
+            set_loader_epoch(self.train_loader, args.seed or 0, epoch)
             dataset = self.train_loader.dataset
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
+            first = self.check_position(epoch)
+            self.train_sampler.skip(first * args.batch_size)
             epoch_start = time.perf_counter()
-            losses, epoch_items = [], 0
+            losses = list(self.position.get("losses", [])) if first else []
+            epoch_items = float(self.position.get("items", 0)) if first else 0.0
+            self.position = None
             n_iters = len(self.train_loader)
             if args.max_steps_per_epoch:
                 n_iters = min(n_iters, args.max_steps_per_epoch)
+            end_saves = epoch % args.epochs_per_checkpoint == 0 or epoch == args.epochs - 1
             show_bar = info.is_main and sys.stdout.isatty()  # logs get the per-iteration lines instead
-            bar = tqdm(total=n_iters, desc=f"epoch {epoch}", disable=not show_bar, leave=False,
-                       dynamic_ncols=True, mininterval=1.0, file=sys.stdout)
+            bar = tqdm(total=n_iters, initial=min(first, n_iters), desc=f"epoch {epoch}",
+                       disable=not show_bar, leave=False, dynamic_ncols=True, mininterval=1.0,
+                       file=sys.stdout)
             iter_start = time.perf_counter()
-            out_of_time = False
             accumulation = args.grad_accumulation
             steps_per_epoch = math.ceil(n_iters / accumulation)
             pending, synced = 0, True  # back-propagated micro-batches waiting for the optimizer step
             self.optimizer.zero_grad(set_to_none=True)
-            for i, batch in enumerate(self.train_loader):
+            for i, batch in enumerate(self.train_loader, start=first):
                 if i >= n_iters:
                     break
-                if budget_s is not None and i > 0:
-                    # checked every iteration (all ranks agree) so a long epoch cannot overrun the budget;
-                    # the epoch then ends early, is validated and checkpointed
-                    out_of_time = reduce_sum(float(time.perf_counter() - run_start > budget_s), info) > 0
-                    if out_of_time:
-                        break
+                where = f"epoch {epoch} iteration {i}"
                 # the last micro-batch of an accumulation group (or of the epoch) steps the optimizer
                 step_now = (i + 1) % accumulation == 0 or i == n_iters - 1
                 converted = self.to_device(batch)
                 if converted is None:
                     if step_now:
-                        self.optimizer_step(pending, synced=False, where=f"epoch {epoch} iteration {i}")
+                        self.optimizer_step(pending, synced=False, where=where)
                         pending = 0
-                    bar.update(1)
-                    continue
-                x, y, num_items = converted
-                where = f"epoch {epoch} iteration {i}"
-                loss_value, applied = self.train_step(x, y, sync=step_now, where=where)
-                pending += applied
-                synced = applied and step_now
-                grad_norm = None
-                if step_now:
-                    grad_norm = self.optimizer_step(pending, synced, where)
-                    grad_skipped = pending > 0 and grad_norm is None
-                    pending = 0
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize()
-                iter_time = time.perf_counter() - iter_start
-                items = reduce_sum(num_items, info)
-                data = {"train_loss": loss_value, "train_items_per_sec": items / iter_time,
-                        "train_iter_time": iter_time,
-                        "glob_iter/iters_per_epoch": f"{self.global_step}/{steps_per_epoch}"}
-                if not applied:
-                    data["skipped_nonfinite_loss"] = 1
-                elif step_now and grad_skipped:
-                    data["skipped_nonfinite_grad"] = 1
                 else:
-                    losses.append(loss_value)
-                if grad_norm is not None:
-                    data["grad_norm"] = grad_norm
-                for part, value in getattr(self.criterion, "last_parts", {}).items():
-                    data[f"train_loss_{part}"] = value  # this rank's terms (the total is averaged)
-                data.update(getattr(self, "step_metrics", {}))  # from train_step's per-step hooks
-                self.log.log((epoch, i), data)
-                epoch_items += items
-                bar.set_postfix(loss=f"{loss_value:.4f}")
+                    x, y, num_items = converted
+                    loss_value, applied = self.train_step(x, y, sync=step_now, where=where)
+                    pending += applied
+                    synced = applied and step_now
+                    grad_norm = None
+                    if step_now:
+                        grad_norm = self.optimizer_step(pending, synced, where)
+                        grad_skipped = pending > 0 and grad_norm is None
+                        pending = 0
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize()
+                    iter_time = time.perf_counter() - iter_start
+                    items = reduce_sum(num_items, info)
+                    data = {"train_loss": loss_value, "train_items_per_sec": items / iter_time,
+                            "train_iter_time": iter_time,
+                            "glob_iter/iters_per_epoch": f"{self.global_step}/{steps_per_epoch}"}
+                    if not applied:
+                        data["skipped_nonfinite_loss"] = 1
+                    elif step_now and grad_skipped:
+                        data["skipped_nonfinite_grad"] = 1
+                    else:
+                        losses.append(loss_value)
+                    if grad_norm is not None:
+                        data["grad_norm"] = grad_norm
+                    for part, value in getattr(self.criterion, "last_parts", {}).items():
+                        data[f"train_loss_{part}"] = value  # this rank's terms (the total is averaged)
+                    data.update(getattr(self, "step_metrics", {}))  # from train_step's per-step hooks
+                    self.log.log((epoch, i), data)
+                    epoch_items += items
+                    bar.set_postfix(loss=f"{loss_value:.4f}")
                 bar.update(1)
+                since_save += 1
+                if not step_now:  # stops and mid-epoch checkpoints fall between optimizer steps
+                    iter_start = time.perf_counter()
+                    continue
+                stopped = self.stop_requested(budget_s, run_start)
+                interval_due = interval and since_save >= interval and not (i + 1 == n_iters and end_saves)
+                if stopped or interval_due:
+                    self.save(epoch, {"next_iteration": i + 1, "losses": losses, "items": epoch_items})
+                    since_save = 0
+                if stopped:
+                    break
                 iter_start = time.perf_counter()
-            if pending:  # the time budget ended the epoch inside an accumulation group
-                self.optimizer_step(pending, synced=False)
+            if pending:  # a bad last batch ended the epoch inside an accumulation group
+                self.optimizer_step(pending, synced=False, where=f"epoch {epoch}")
             bar.close()
+            if stopped:
+                if info.is_main:
+                    print(f"{stopped}: stopped in epoch {epoch} after iteration {i}, checkpoint saved; "
+                          "--resume-from-last continues from there")
+                self.log.log((epoch,), {"stopped_at_iteration": i + 1})
+                break
             epoch_time = time.perf_counter() - epoch_start
             train_loss = sum(losses) / len(losses) if losses else float("nan")
             val_loss, val_items_per_sec, val_extra = self.validate()
@@ -523,18 +663,20 @@ class Trainer:
                                     "val_loss": val_loss, "val_items_per_sec": val_items_per_sec,
                                     **val_extra})
             last_epoch = epoch
-            if budget_s is not None and not out_of_time:
-                out_of_time = reduce_sum(float(time.perf_counter() - run_start > budget_s), info) > 0
-            if epoch % args.epochs_per_checkpoint == 0 or epoch == args.epochs - 1 or out_of_time:
+            stopped = self.stop_requested(budget_s, run_start)
+            if end_saves or stopped:
                 self.save(epoch)
-            if out_of_time:
+                since_save = 0
+            if stopped:
                 if info.is_main:
-                    print(f"time budget of {args.time_budget} min reached after epoch {epoch}")
+                    print(f"{stopped}: stopped after epoch {epoch}, checkpoint saved")
                 break
         summary = {"run_time": time.perf_counter() - run_start, "train_loss": train_loss,
                    "val_loss": val_loss, "val_items_per_sec": val_items_per_sec,
                    "epochs_done": last_epoch + 1, **self.report_skips(),
                    "skipped_nonfinite_steps": self.guard.total}
+        if stopped:
+            summary["stopped_by"] = stopped
         summary["train_items_per_sec"] = (sum(mean_items_per_sec) / len(mean_items_per_sec)
                                           if mean_items_per_sec else float("nan"))
         self.log.log((), summary)
@@ -543,5 +685,9 @@ class Trainer:
 
 
 def train(args: argparse.Namespace, spec: ModelSpec) -> dict:
-    """Build a Trainer and run it."""
-    return Trainer(args, spec).run()
+    """Build a Trainer and run it (the output folder's lock is released however it ends)."""
+    trainer = Trainer(args, spec)
+    try:
+        return trainer.run()
+    finally:
+        trainer.close()

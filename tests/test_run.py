@@ -11,21 +11,13 @@ import torch
 
 import run
 from common.log_reader import metric_series, parameters, read_nvlog
+from common.models import get_model_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TACOTRON2_TINY = [
-    "--symbols-embedding-dim", "32", "--encoder-embedding-dim", "32", "--encoder-n-convolutions", "1",
-    "--attention-rnn-dim", "64", "--decoder-rnn-dim", "64", "--prenet-dim", "32", "--attention-dim", "16",
-    "--attention-location-n-filters", "4", "--attention-location-kernel-size", "5",
-    "--postnet-embedding-dim", "32", "--postnet-n-convolutions", "2", "--n-frames-per-step", "3",
-]
-WAVEGLOW_TINY = ["--flows", "4", "--groups", "8", "--early-every", "2", "--early-size", "2",
-                 "--wn-layers", "2", "--wn-channels", "16", "--segment-length", "2048"]
-
 
 def run_args(corpus: Path, out: Path, model: str, epochs: int, *extra: str) -> list[str]:
-    tiny = TACOTRON2_TINY if model == "Tacotron2" else WAVEGLOW_TINY
+    tiny = get_model_spec(model).tiny_flags
     return ["-m", model, "-o", str(out), "-d", str(corpus),
             "--training-files", str(corpus / "short_train.txt"),
             "--validation-files", str(corpus / "short_val.txt"), "--epochs", str(epochs), "-bs", "3",
@@ -136,5 +128,7 @@ def test_time_budget_stops_inside_a_long_epoch_and_checkpoints(tiny_corpus, tmp_
     records = read_nvlog(tmp_path / "nvlog.json")
     assert len(metric_series(records, "train_loss", "iteration")) == 1
     summary = [r for r in records if r.get("step") == []][-1]["data"]
-    assert summary["epochs_done"] == 1
-    assert (tmp_path / "checkpoint_WaveGlow_0.pt").exists()
+    # stopped inside epoch 0: no epoch is complete, and the checkpoint says where the epoch stopped
+    assert summary["epochs_done"] == 0 and summary["stopped_by"] == "time budget"
+    position = torch.load(tmp_path / "checkpoint_WaveGlow_0.pt", weights_only=True)["position"]
+    assert position["epoch"] == 0 and position["next_iteration"] == 1

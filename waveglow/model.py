@@ -56,6 +56,18 @@ def _script(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 fused_gated_activation = _script(_gated_activation)
 
 
+def gated_activation(x: Tensor, n_channels: int) -> Tensor:
+    """The gate: fused (TorchScript) on GPU, eager on CPU.
+
+    On CPU the scripted function's backward changes after its first call (the profiling executor swaps in
+    an optimised graph whose gradients differ in the last bits), so a process that has run it before and a
+    fresh one compute different steps: a resumed run could not match an uninterrupted one bitwise.
+    """
+    if x.is_cuda:
+        return fused_gated_activation(x, n_channels)
+    return _gated_activation(x, n_channels)
+
+
 class WeightNormConv1d(nn.Module):
     """Conv1d with weight normalisation: weight = weight_g * weight_v / ||weight_v|| per output channel.
 
@@ -251,7 +263,7 @@ class WN(nn.Module):
         cond = F.conv1d(spect, cond_weight, cond_bias)
         skip: Tensor | None = None
         for i in range(self.n_layers):
-            acts = fused_gated_activation(self.in_layers[i](x) + cond[:, 2 * c * i : 2 * c * (i + 1)], c)
+            acts = gated_activation(self.in_layers[i](x) + cond[:, 2 * c * i : 2 * c * (i + 1)], c)
             res_skip = self.res_skip_layers[i](acts)
             if i < self.n_layers - 1:
                 x = x + res_skip[:, :c]
