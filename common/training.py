@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import signal
 import sys
 import time
@@ -153,15 +154,23 @@ class StopRequest:
     def __init__(self) -> None:
         self.signal_name: str | None = None
         self._previous = None
+        self._pid = os.getpid()
 
     def install(self) -> None:
         """Catch SIGTERM (main thread only; elsewhere the default action stays)."""
+        self._pid = os.getpid()
         try:
             self._previous = signal.signal(signal.SIGTERM, self._handle)
         except ValueError:
             self._previous = None
 
     def _handle(self, signum, frame) -> None:
+        if os.getpid() != self._pid:
+            # a forked child (a data-loader or pool worker) inherited the handler: terminate as by default,
+            # or a parent waiting for it (multiprocessing.Pool.terminate) would wait for ever
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         self.signal_name = signal.Signals(signum).name
 
     def restore(self) -> None:

@@ -101,8 +101,10 @@ def one_step(trainer, x, y, where: str) -> tuple[float, float | None]:
     return loss, trainer.optimizer_step(int(applied), True, where)
 
 
-def test_a_non_finite_gradient_skips_the_step_without_touching_weights_or_optimizer(tiny_corpus, tmp_path):
+def test_a_non_finite_gradient_skips_the_step_without_touching_weights_or_optimizer(tiny_corpus, tmp_path,
+                                                                                    request):
     trainer = trainer_for(tiny_corpus, tmp_path, "WaveGlow")
+    request.addfinalizer(trainer.close)  # the run lock and the SIGTERM handler
     x, y, _ = trainer.to_device(next(iter(trainer.train_loader)))
     param = next(trainer.model.parameters())
     handle = param.register_hook(lambda grad: grad * math.nan)

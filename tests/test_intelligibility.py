@@ -156,6 +156,11 @@ def test_curve_scores_checkpoints_against_training_minutes(tmp_path: Path) -> No
     torch.manual_seed(0)
     with RunLogger(run / "nvlog.json", stdout=False) as log:
         for epoch, seconds in enumerate([60.0, 120.0, 60.0]):
+            for i in range(3):
+                log.log((epoch, i), {"train_loss": 1.0, "train_iter_time": 5.0 if (epoch, i) == (1, 2)
+                                     else seconds / 3})
+            if epoch == 1:  # iteration 2 again after a resume: only this one counts
+                log.log((epoch, 2), {"train_loss": 1.0, "train_iter_time": 40.0})
             log.log((epoch,), {"train_loss": 1.0, "train_epoch_time": seconds})
             save_checkpoint(run, "Tacotron2", epoch, {"state_dict": Tacotron2(**config).state_dict(),
                                                       "config": config})

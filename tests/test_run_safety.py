@@ -233,3 +233,26 @@ def test_failure2_missing_last_link_falls_back_and_says_so(tmp_path, capsys):
                                        f"resuming from {path}, the newest readable checkpoint\n")
     assert choose_resume(Namespace(**{**vars(args), "output": str(tmp_path / "empty")}), "WaveGlow") == \
         (None, None)  # nothing to resume: a fresh start, as the reference does
+
+
+def test_a_forked_child_of_a_training_process_still_dies_on_sigterm():
+    """Data-loader and pool workers inherit the SIGTERM handler: in them it must terminate as by default
+    (multiprocessing.Pool.terminate sends SIGTERM and waits; a caught signal hung it)."""
+    from common.training import StopRequest
+
+    stop = StopRequest()
+    stop.install()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: wait to be terminated
+            time.sleep(30)
+            os._exit(0)
+        time.sleep(0.2)
+        started = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+        assert time.monotonic() - started < 10
+        assert stop.signal_name is None  # the parent's flag is untouched
+    finally:
+        stop.restore()

@@ -3,7 +3,8 @@
 For chosen checkpoints of a run folder, synthesise held-out English sentences with Griffin-Lim (no vocoder
 training involved), score them with the offline recogniser (`intelligibility.py`) and plot closed-set and
 word accuracy against the minutes of training that led to each checkpoint, beside espeak-ng's ceiling.
-Minutes are the run log's summed `train_epoch_time` up to the checkpoint's epoch (validation excluded).
+Minutes are the run log's summed `train_iter_time` up to the checkpoint's epoch (validation excluded; a
+checkpoint of an epoch stopped part-way counts the iterations that epoch logged).
 """
 
 from __future__ import annotations
@@ -43,17 +44,17 @@ def checkpoint_minutes(run_dir: Path) -> list[tuple[int, float, Path]]:
         records = read_nvlog(nvlog)
     except (NvlogError, OSError) as exc:
         raise EvaluationError(f"{nvlog}: cannot read the run log: {exc}") from exc
-    epoch_time: dict[int, float] = {}
+    iter_time: dict[tuple[int, int], float] = {}  # keyed by step: a repeated (resumed) step counts once
     for rec in records:
         step, data = rec.get("step"), rec.get("data", {})
-        if isinstance(step, list) and len(step) == 1 and "train_epoch_time" in data:
-            epoch_time[int(step[0])] = float(data["train_epoch_time"])  # a resumed epoch: its last run
+        if isinstance(step, list) and len(step) == 2 and "train_iter_time" in data:
+            iter_time[(int(step[0]), int(step[1]))] = float(data["train_iter_time"])
     found = []
     for path in run_dir.glob("checkpoint_Tacotron2_*.pt"):
         match = _EPOCH.search(path.name)
         if match:
             epoch = int(match.group(1))
-            minutes = sum(t for e, t in epoch_time.items() if e <= epoch) / 60.0
+            minutes = sum(t for (e, _), t in iter_time.items() if e <= epoch) / 60.0
             found.append((epoch, minutes, path))
     if not found:
         raise EvaluationError(f"{run_dir}: no checkpoint_Tacotron2_<epoch>.pt files")
