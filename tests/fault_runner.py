@@ -40,10 +40,10 @@ def inject(fault: str) -> None:
     if where == "step":
         train_step = training.Trainer.train_step
 
-        def step(self, x, y):
+        def step(self, x, y, *args, **kwargs):
             if due():
                 os.kill(os.getpid(), signum)
-            return train_step(self, x, y)
+            return train_step(self, x, y, *args, **kwargs)
 
         training.Trainer.train_step = step
     elif where == "save":
