@@ -203,15 +203,15 @@ def intelligibility_lines(curve_json: Path) -> list[str]:
     import os
     import platform
 
+    from common.evaluation.intelligibility import IntelligibilityReport
+
     try:
         data = json.loads(curve_json.read_text())
         last, ceiling = data["points"][-1], data["ceiling"]
-    except (OSError, ValueError, KeyError, IndexError):
+        fraction = IntelligibilityReport.from_json(last).fraction_of(IntelligibilityReport.from_json(ceiling))
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
         return [f"- Intelligibility: not measured (no readable `{curve_json.name}`)."]
-    word, ceiling_word = 1 - last["wer"], 1 - ceiling["wer"]
-    of_accuracy = last["closed_set_accuracy"] / ceiling["closed_set_accuracy"] if ceiling[
-        "closed_set_accuracy"] else float("nan")
-    of_word = word / ceiling_word if ceiling_word else float("nan")
+    of_accuracy, of_word = fraction["accuracy"], fraction["word_accuracy"]
     met = of_accuracy >= 0.7 and of_word >= 0.7
     machine = f"{platform.machine()} {platform.processor() or 'CPU'}, {os.cpu_count()} cores"
     verdict = "met" if met else "not met"

@@ -94,6 +94,14 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object
         raise EvaluationError(f"cannot write CSV file {path}: {exc}") from exc
 
 
+def _write_json(path: Path, data: object) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise EvaluationError(f"cannot write JSON file {path}: {exc}") from exc
+
+
 def _log_summary(log_file: Path | None, data: dict[str, object]) -> None:
     if log_file is None:
         return
@@ -197,12 +205,8 @@ def _run_intelligibility(args: argparse.Namespace) -> int:
                 for u in report.utterances]
         _write_csv(args.csv, ["file", "text", "heard", "wer", "per", "closed_set_correct"], rows)
     if args.json is not None:
-        data = {"synthesized": report.to_json(), "ceiling": ceiling.to_json() if ceiling else None}
-        try:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(data, indent=2) + "\n")
-        except OSError as exc:
-            raise EvaluationError(f"cannot write JSON file {args.json}: {exc}") from exc
+        _write_json(args.json, {"synthesized": report.to_json(),
+                                "ceiling": ceiling.to_json() if ceiling else None})
     _log_summary(args.log_file, report.summary(ceiling))
     return 0
 
@@ -224,10 +228,7 @@ def _run_curve(args: argparse.Namespace) -> int:
     data = {"points": [{"checkpoint": p.checkpoint, "epoch": p.epoch, "minutes": p.minutes,
                         **p.report.to_json()} for p in points],
             "ceiling": ceiling.to_json() if ceiling else None}
-    try:
-        (args.output / "intelligibility_curve.json").write_text(json.dumps(data, indent=2) + "\n")
-    except OSError as exc:
-        raise EvaluationError(f"cannot write {args.output / 'intelligibility_curve.json'}: {exc}") from exc
+    _write_json(args.output / "intelligibility_curve.json", data)
     print(f"plot: {plot}")
     if args.log_file is not None:
         from common.logger import RunLogger

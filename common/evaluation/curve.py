@@ -10,7 +10,6 @@ checkpoint of an epoch stopped part-way counts the iterations that epoch logged)
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,12 +133,7 @@ def intelligibility_curve(
     from tqdm import tqdm
 
     from common.evaluation.asr import Recognizer
-    from common.evaluation.intelligibility import (
-        corpus_vocabulary,
-        espeak_renderings,
-        evaluate_files,
-        load_speaker,
-    )
+    from common.evaluation.intelligibility import ceiling_report, corpus_vocabulary
 
     chosen = pick_evenly(checkpoint_minutes(run_dir), points)
     recognizer = Recognizer(texts, corpus_vocabulary())
@@ -148,9 +142,5 @@ def intelligibility_curve(
         wavs = Path(out_dir) / "wavs" if out_dir is not None and path == chosen[-1][2] else None
         report = score_checkpoint(path, texts, recognizer, griffin_lim_iters, max_decoder_steps, wavs)
         results.append(CurvePoint(path.name, epoch, minutes, report))
-    ceiling = None
-    if corpus_dir is not None:
-        with tempfile.TemporaryDirectory(prefix="ceiling_") as tmp:
-            speaker = load_speaker(corpus_dir)
-            ceiling = evaluate_files(espeak_renderings(texts, speaker, Path(tmp)), texts, recognizer)
+    ceiling = ceiling_report(texts, corpus_dir, recognizer) if corpus_dir is not None else None
     return results, ceiling

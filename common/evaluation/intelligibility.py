@@ -31,6 +31,7 @@ from common.evaluation.errors import EvaluationError
 __all__ = [
     "IntelligibilityReport",
     "UtteranceScore",
+    "ceiling_report",
     "compare",
     "corpus_vocabulary",
     "edit_distance",
@@ -104,6 +105,13 @@ class IntelligibilityReport:
     def to_json(self) -> dict:
         return {"wer": self.wer, "per": self.per, "closed_set_accuracy": self.accuracy, "n": self.n,
                 "utterances": [asdict(u) for u in self.utterances]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> IntelligibilityReport:
+        """The report `to_json` wrote (its utterances too, where present)."""
+        return cls(wer=float(data["wer"]), per=float(data["per"]),
+                   accuracy=float(data["closed_set_accuracy"]), n=int(data["n"]),
+                   utterances=[UtteranceScore(**u) for u in data.get("utterances", [])])
 
 
 @functools.lru_cache(maxsize=4)
@@ -228,10 +236,15 @@ def evaluate_with_ceiling(wavs: Sequence[Path], texts: Sequence[str], corpus_dir
     report = evaluate_files(wavs, texts, recognizer)
     if corpus_dir is None:
         return report, None
+    return report, ceiling_report(texts, corpus_dir, recognizer, speaker_id)
+
+
+def ceiling_report(texts: Sequence[str], corpus_dir: Path, recognizer: Recognizer,
+                   speaker_id: str | None = None) -> IntelligibilityReport:
+    """The ceiling: espeak-ng's rendering of `texts` in the corpus speaker's voice, scored by `recognizer`."""
     speaker = load_speaker(corpus_dir, speaker_id)
     with tempfile.TemporaryDirectory(prefix="ceiling_") as tmp:
-        ceiling = evaluate_files(espeak_renderings(texts, speaker, Path(tmp)), texts, recognizer)
-    return report, ceiling
+        return evaluate_files(espeak_renderings(texts, speaker, Path(tmp)), texts, recognizer)
 
 
 def compare(report: IntelligibilityReport, ceiling: IntelligibilityReport | None) -> str:
