@@ -80,9 +80,10 @@ def make_loader(dataset, collate_fn, args: argparse.Namespace, info: DistInfo, t
         languages = getattr(dataset, "item_languages", None)
         if languages is None:
             raise DatasetError(f"--sampler {kind}: this model's data has no languages")
+        lengths = getattr(dataset, "item_lengths", None) if kind == "bucketed" else None
         try:
             sampler = build_sampler(kind, languages, batch_size, info.rank, info.world_size,
-                                    seed=args.seed or 0)
+                                    seed=args.seed or 0, lengths=lengths)
         except DatasetError as err:
             raise DatasetError(f"--training-files {args.training_files}: {err}") from None
     else:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
+
+from common.samplers import SAMPLERS
 
 
 def tacotron2_parser(parent: argparse.ArgumentParser, add_help: bool = False) -> argparse.ArgumentParser:
@@ -135,10 +138,11 @@ def _add_multilingual_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--reversal-lambda", type=_non_negative_float, default=1.0,
                        help="the gradient reversal layer scales the (clipped to +-0.25) classifier gradient "
                             "by -lambda")
-    group.add_argument("--sampler", default="default", choices=["default", "imbalanced", "perfect"],
+    group.add_argument("--sampler", default="default", choices=SAMPLERS,
                        help="training batches: default (shuffled), imbalanced (items weighted inverse to "
-                            "their language's share) or perfect (every batch holds each language equally; "
-                            "--batch-size must be a multiple of the number of languages)")
+                            "their language's share), perfect (every batch holds each language equally; "
+                            "--batch-size must be a multiple of the number of languages) or bucketed (items "
+                            "of similar text length share a batch: less padding, faster steps)")
 
     schedule = parser.add_argument_group("teacher forcing")
     schedule.add_argument("--teacher-forcing", default="constant", choices=["constant", "linear", "cosine"],
@@ -176,6 +180,12 @@ def is_conditioned(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "speaker_embedding_dim", 0) or getattr(args, "language_embedding_dim", 0)
                 or getattr(args, "encoder_type", "shared") != "shared"
                 or getattr(args, "speaker_classifier_weight", 0.0) > 0)
+
+
+def uses_phonemes(text_cleaners: Sequence[str]) -> bool:
+    """Whether --text-cleaners turn text into espeak-ng IPA (`ipa_cleaners`, `ipa_cleaners_<code>`): such a
+    model gets a symbol table of the phonemes in its training text, saved with the cleaners in its config."""
+    return any(name.startswith("ipa_cleaners") for name in text_cleaners)
 
 
 def uses_teacher_forcing_schedule(args: argparse.Namespace) -> bool:
@@ -216,8 +226,13 @@ def model_config(args: argparse.Namespace, vocabulary: Any = None) -> dict:
             generator_bottleneck_dim=args.generator_bottleneck_dim,
             speaker_classifier_hidden_dim=classifier, reversal_lambda=args.reversal_lambda,
         )
-    elif uses_teacher_forcing_schedule(args):
+    elif uses_teacher_forcing_schedule(args) or uses_phonemes(args.text_cleaners):
         from tacotron2.multilingual import EXTENSION_DEFAULTS
 
         config.update(EXTENSION_DEFAULTS)
+        if uses_phonemes(args.text_cleaners):
+            from tacotron2.data_function import phoneme_symbols
+
+            symbols = phoneme_symbols(args.training_files, args.text_cleaners)
+            config.update(n_symbols=len(symbols), symbols=symbols, text_cleaners=list(args.text_cleaners))
     return config

@@ -28,6 +28,8 @@ from common.text import (
     language_symbols,
     text_to_sequence,
 )
+from common.text.phonemes import prefetch_phonemes
+from common.text.symbol_sets import table_from_texts
 from common.text.symbols import PAD
 from tacotron2.loss_function import gate_target_from_lengths
 
@@ -56,7 +58,9 @@ class TextMelLoader(Dataset):
         self.rejected: list[BadItem] = []  # transcripts left out under --skip-bad-files
         space_ids = {i for i, symbol in enumerate(self.table or SymbolTable.default())
                      if symbol.isspace()}
-        for entry in read_filelist(filelist):
+        entries = read_filelist(filelist)
+        prefetch_phonemes([e.text for e in entries], text_cleaners)  # one espeak-ng run, not one per line
+        for entry in entries:
             ids = self.encode_text(entry, text_cleaners)
             if not ids or space_ids.issuperset(ids):
                 reason = (f"transcript is empty after cleaning (only spaces are left of {entry.text[:60]!r})"
@@ -82,6 +86,12 @@ class TextMelLoader(Dataset):
     def item_languages(self) -> list[str | None]:
         """The language of every item (None for path|text lines), for the language-balanced samplers."""
         return [entry.language for entry in self.entries]
+
+    @property
+    def item_lengths(self) -> list[int]:
+        """The symbol count of every item's text, for `--sampler bucketed` (it follows the mel length
+        closely, and needs no mel to be read)."""
+        return [len(text) for text in self.texts]
 
     def get_mel(self, entry: FilelistEntry) -> torch.Tensor:
         """The (n_mel, frames) log-mel of an entry, loaded or computed."""
@@ -235,6 +245,15 @@ def cleaners_for(language: str | None, text_cleaners: Sequence[str]) -> list[str
     if language in SUPPORTED_LANGUAGES:
         return [cleaner_for_language(language)]
     return list(text_cleaners)
+
+
+def phoneme_symbols(filelist: str | Path, text_cleaners: Sequence[str]) -> list[str]:
+    """The symbol table of a phoneme model (`--text-cleaners ipa_cleaners`): "_" (pad), then every
+    character of the cleaned transcripts of `filelist` in code-point order. Deterministic, so every rank
+    and run builds the same table."""
+    texts = [entry.text for entry in read_filelist(filelist)]
+    prefetch_phonemes(texts, text_cleaners)
+    return list(table_from_texts(texts, list(text_cleaners)))
 
 
 def build_vocabulary(filelist: str | Path, text_cleaners: Sequence[str]) -> Vocabulary:
