@@ -8,8 +8,6 @@ known symbol is reported before training starts, with its file and line.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,15 +19,12 @@ from common.data import BadItem, DatasetError, NotedItem, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
 from common.stft import TacotronSTFT
 from common.text import (
-    SUPPORTED_LANGUAGES,
     SymbolTable,
-    clean_text,
-    cleaner_for_language,
-    language_symbols,
     text_to_sequence,
 )
-from common.text.symbols import PAD
+from tacotron2.config import is_conditioned
 from tacotron2.loss_function import gate_target_from_lengths
+from tacotron2.text import Vocabulary, build_vocabulary, cleaners_for  # noqa: F401  (public here too)
 
 
 class TextMelLoader(Dataset):
@@ -195,8 +190,6 @@ def get_dataset(args: argparse.Namespace, filelist: str | Path, config: dict | N
     --training-files. A plain model whose `config` has its own `symbols` (e.g. an extended vocabulary)
     maps text with that table.
     """
-    from tacotron2.arg_parser import is_conditioned
-
     audio = (args.load_mel_from_disk, args.n_mel_channels, args.max_wav_value, args.sampling_rate,
              args.filter_length, args.hop_length, args.win_length, args.mel_fmin, args.mel_fmax,
              args.skip_bad_files)
@@ -220,50 +213,6 @@ def get_collate_fn(args: argparse.Namespace, training: bool = True) -> TextMelCo
 
 
 # ------------------------------------------------------------------- multi-speaker, multilingual data
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """The id maps of a conditioned model: position = id. Saved in the checkpoint config."""
-
-    speakers: list[str]
-    languages: list[str]
-    symbols: list[str]
-
-
-def cleaners_for(language: str | None, text_cleaners: Sequence[str]) -> list[str]:
-    """The cleaners of a line: its language's own (`common.text.lang`), else `--text-cleaners`."""
-    if language in SUPPORTED_LANGUAGES:
-        return [cleaner_for_language(language)]
-    return list(text_cleaners)
-
-
-def build_vocabulary(filelist: str | Path, text_cleaners: Sequence[str]) -> Vocabulary:
-    """Speaker, language and symbol maps of a training filelist (path|text|speaker|language lines).
-
-    Speakers and languages are sorted names. Symbols: "_" (pad) then, in code-point order, the union of
-    every language's inventory (what its cleaner can output, so unseen words of a known language still
-    map) and every character of the cleaned transcripts. Deterministic: the same filelist gives the same
-    maps on every rank and run.
-    """
-    entries = read_filelist(filelist)
-    untagged = [e for e in entries if e.speaker is None or e.language is None]
-    if untagged:
-        raise DatasetError(
-            f"{untagged[0].where}: multi-speaker/multilingual training (--speaker-embedding-dim, "
-            "--language-embedding-dim, --encoder-type, --speaker-classifier-weight) needs "
-            "path|text|speaker|language lines"
-        )
-    speakers = sorted({e.speaker for e in entries})
-    languages = sorted({e.language for e in entries})
-    characters: set[str] = set()
-    for language in languages:
-        if language in SUPPORTED_LANGUAGES:
-            characters.update(language_symbols(language))
-    for entry in entries:
-        characters.update(clean_text(entry.text, cleaners_for(entry.language, text_cleaners)))
-    characters.discard(PAD)
-    return Vocabulary(speakers, languages, [PAD, *sorted(characters)])
-
 
 class MultilingualTextMelLoader(TextMelLoader):
     """Text-mel pairs with speaker and language ids: items are (text ids, mel, speaker id, language id).

@@ -31,9 +31,7 @@ otherwise; ratio 1 (the default) is the reference's teacher-forced pass.
 from __future__ import annotations
 
 import math
-import re
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -50,6 +48,7 @@ from tacotron2.model import (
     Tacotron2ConfigError,
     Tacotron2InputError,
 )
+from tacotron2.text import LanguageTagError, MultilingualTextEncoder, split_language_tags
 
 __all__ = [
     "ENCODER_TYPES",
@@ -706,96 +705,3 @@ def validation_mcd(model: Tacotron2, dataset: Any, n_utterances: int, device: to
         decoder.max_decoder_steps = saved_steps
         model.train(was_training)
     return total, count
-
-
-# ------------------------------------------------------------------------------- text and code-switching
-
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9_-]*)>")
-
-
-class LanguageTagError(ValueError):
-    """Language tags that do not pair up, nest, or name a language the model lacks."""
-
-
-def split_language_tags(text: str, language: str) -> list[tuple[str, str]]:
-    """Split a code-switched line into (text, language) spans.
-
-    Syntax: a span in another language is wrapped in `<xx>...</xx>` with its language code, e.g.
-    `Hello <fr>bonjour mes amis</fr> again`; text outside tags is in `language`. Tags do not nest; an
-    unclosed or mismatched tag is a LanguageTagError. "<" not followed by a code and ">" is plain text.
-    """
-    spans: list[tuple[str, str]] = []
-    current: str | None = None
-    position = 0
-    for match in _TAG.finditer(text):
-        closing, code = match.group(1) == "/", match.group(2)
-        piece = text[position: match.start()]
-        if closing:
-            if current != code:
-                opened = f"<{current}>" if current else "no open tag"
-                raise LanguageTagError(f"</{code}> at character {match.start() + 1} does not close {opened}")
-            spans.append((piece, code))
-            current = None
-        else:
-            if current is not None:
-                raise LanguageTagError(f"<{code}> at character {match.start() + 1} is inside <{current}>: "
-                                       "language tags do not nest")
-            spans.append((piece, language))
-            current = code
-        position = match.end()
-    if current is not None:
-        raise LanguageTagError(f"<{current}> is never closed (expected </{current}>)")
-    spans.append((text[position:], language))
-    return [(piece, code) for piece, code in spans if piece]
-
-
-class MultilingualTextEncoder:
-    """Text (with optional language tags) -> symbol ids and per-symbol language ids for one model.
-
-    Each span is cleaned by its language's cleaner (`--text-cleaners` for languages without one) and
-    mapped with the model's symbol table; where spans met at whitespace, one space symbol (in the
-    preceding span's language) separates them. Without languages (a model with only its own symbol
-    table), the whole text goes through `--text-cleaners` and tags are an error.
-    """
-
-    def __init__(self, symbols: Sequence[str] | None, languages: Sequence[str],
-                 text_cleaners: Sequence[str] = ("english_cleaners",)) -> None:
-        from common.text import SymbolTable
-
-        self.table = SymbolTable(symbols) if symbols else SymbolTable.default()
-        self.languages = list(languages)
-        self.text_cleaners = list(text_cleaners)
-        self.space = self.table.id(" ")
-
-    def encode(self, text: str, language: str | None) -> tuple[list[int], list[int]]:
-        """(symbol ids, language ids of the same length) of `text`, whose untagged parts are `language`."""
-        from common.text import text_to_sequence
-        from tacotron2.data_function import cleaners_for
-
-        if not self.languages:
-            tagged = [code for _, code in split_language_tags(text, "") if code]
-            if tagged:
-                raise LanguageTagError(f"<{tagged[0]}> tag, but the model has no languages")
-            ids = text_to_sequence(text.strip(), self.text_cleaners, self.table)
-            return ids, [0] * len(ids)
-        ids: list[int] = []
-        language_ids: list[int] = []
-        gap = False  # whitespace between the previous span and this one
-        for piece, code in split_language_tags(text, language):
-            if code not in self.languages:
-                raise LanguageTagError(f"language {code!r} is not one of the model's languages "
-                                       f"{self.languages}")
-            gap = gap or piece[:1].isspace()
-            stripped = piece.strip()
-            if not stripped:
-                continue
-            piece_ids = text_to_sequence(stripped, cleaners_for(code, self.text_cleaners), self.table)
-            if not piece_ids:
-                continue
-            if ids and gap and self.space is not None:
-                ids.append(self.space)
-                language_ids.append(language_ids[-1])
-            ids += piece_ids
-            language_ids += [self.languages.index(code)] * len(piece_ids)
-            gap = piece[-1:].isspace()
-        return ids, language_ids

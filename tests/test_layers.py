@@ -6,18 +6,14 @@ from __future__ import annotations
 import import_layers as layers
 
 # what is left to move (docs/ARCHITECTURE.md); each entry disappears with its fix, and a new one fails
-ALLOWED_CYCLES: list[list[str]] = [
-    ["tacotron2.fast_decoder", "tacotron2.model"],
-    ["tacotron2.arg_parser", "tacotron2.data_function", "tacotron2.multilingual"],
-    ["waveglow.fast_infer", "waveglow.model"],
-]
+ALLOWED_CYCLES: list[list[str]] = []
 ALLOWED_VIOLATIONS: set[str] = {
-    "common.training (core) -> common.evaluation.errors (pipeline) line 421",
-    "common.training (core) -> common.models (pipeline) line 39",
-    "tacotron2.multilingual (model) -> common.evaluation (pipeline) line 675",
-    "tacotron2.multilingual (model) -> common.evaluation.mcd (pipeline) line 675",
+    "common.training (core) -> common.evaluation.errors (pipeline)",
+    "common.training (core) -> common.models (pipeline)",
+    "tacotron2.multilingual (model) -> common.evaluation (pipeline)",
+    "tacotron2.multilingual (model) -> common.evaluation.mcd (pipeline)",
 }
-ALLOWED_UNMARKED_LOCAL_IMPORTS = 125
+ALLOWED_UNMARKED_LOCAL_IMPORTS = 114
 
 
 def test_no_import_loops() -> None:
@@ -27,7 +23,7 @@ def test_no_import_loops() -> None:
 
 
 def test_imports_follow_the_layers() -> None:
-    violations = set(layers.build_graph().violations())
+    violations = {v.rpartition(" line ")[0] for v in layers.build_graph().violations()}
     assert not violations - ALLOWED_VIOLATIONS, "\n".join(sorted(violations - ALLOWED_VIOLATIONS))
 
 
