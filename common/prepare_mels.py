@@ -1,6 +1,6 @@
 """Precompute log-mel spectrograms into ``.pt`` files, for training with ``--load-mel-from-disk``.
 
-For every entry of the given filelists the wav is loaded, its mel (``TacotronSTFT``) is saved as a float32
+For every entry of the given filelists the wav is loaded, its mel (``MelSTFT``) is saved as a float32
 ``(n_mel_channels, frames)`` tensor to ``DATASET/<output-dir>/<wav stem>.pt`` (atomically: a temporary file
 renamed into place), and a matching mel filelist is written beside each input filelist:
 ``X_audio_text_Y.txt`` -> ``X_mel_text_Y.txt`` (names without ``audio`` get ``_mel`` before the extension).
@@ -29,7 +29,7 @@ from tqdm import tqdm
 from common.audio import AudioError, load_wav
 from common.filelist import FilelistEntry, FilelistError, read_filelist, resolve_path, write_filelist
 from common.io_errors import OutputError, atomic_output, output_errors
-from common.stft import TacotronSTFT
+from common.stft import MelSTFT
 
 __all__ = [
     "MelParams",
@@ -59,8 +59,8 @@ class MelParams:
     mel_fmax: float = 8000.0
     max_wav_value: float = 32768.0
 
-    def make_stft(self) -> TacotronSTFT:
-        return TacotronSTFT(
+    def make_stft(self) -> MelSTFT:
+        return MelSTFT(
             filter_length=self.filter_length, hop_length=self.hop_length, win_length=self.win_length,
             n_mel_channels=self.n_mel_channels, sampling_rate=self.sampling_rate,
             mel_fmin=self.mel_fmin, mel_fmax=self.mel_fmax,
@@ -102,7 +102,7 @@ def mel_filelist_path(filelist: str | Path) -> Path:
     return path.with_name(f"{path.stem}_mel{path.suffix}")
 
 
-def compute_mel(stft: TacotronSTFT, params: MelParams, wav_path: str | Path) -> torch.Tensor:
+def compute_mel(stft: MelSTFT, params: MelParams, wav_path: str | Path) -> torch.Tensor:
     """The mel of one wav: float32, contiguous, shape (n_mel_channels, frames)."""
     audio = load_wav(wav_path, sampling_rate=params.sampling_rate, max_wav_value=params.max_wav_value)
     if audio.numel() <= params.filter_length // 2:
@@ -140,7 +140,7 @@ def _work(task: tuple[str, str]) -> tuple[str, str | None, int]:
     wav_path, out_path = task
     stft = _WORKER["stft"]
     params = _WORKER["params"]
-    assert isinstance(stft, TacotronSTFT) and isinstance(params, MelParams)
+    assert isinstance(stft, MelSTFT) and isinstance(params, MelParams)
     try:
         mel = compute_mel(stft, params, wav_path)
     except (AudioError, OSError, RuntimeError, ValueError) as err:

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from common.checkpoint import CheckpointError, load_checkpoint, load_model_state, strip_module_prefix
-from common.stft import TacotronSTFT, mel_to_audio
+from common.stft import MelSTFT, mel_to_audio
 from common.text import text_to_sequence
 from tacotron2.model import MaxDecoderStepsWarning, Tacotron2
 from tacotron2.multilingual import (
@@ -526,13 +526,13 @@ class Synthesizer:
         # per call for batches > 1), and CPU throughput gains nothing from batching: vocode items one by one
         # there (each at its own length, so no padded frames either). On GPU, batch.
         self.batch_vocoder = self.device.type == "cuda" if batch_vocoder is None else batch_vocoder
-        self._stft: TacotronSTFT | None = None
+        self._stft: MelSTFT | None = None
         self._stft_args = dict(filter_length=filter_length, hop_length=hop_length, win_length=win_length,
                                n_mel_channels=self.n_mel, sampling_rate=sampling_rate, mel_fmin=mel_fmin,
                                mel_fmax=mel_fmax)
         if self.waveglow is None:
             try:
-                self._stft = TacotronSTFT(**self._stft_args).to(self.device)
+                self._stft = MelSTFT(**self._stft_args).to(self.device)
             except ValueError as err:  # e.g. mel_fmax above the Nyquist frequency of --sampling-rate
                 raise SynthesisError(f"Griffin-Lim mel front end (-sr/--sampling-rate {sampling_rate}): "
                                      f"{err}") from None

@@ -17,7 +17,7 @@ from common.audio import load_wav
 from common.checkpoint import load_untrusted
 from common.data import BadItem, DatasetError, NotedItem, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
-from common.stft import TacotronSTFT
+from common.stft import MelSTFT
 from common.text import (
     SymbolTable,
     text_to_sequence,
@@ -44,7 +44,7 @@ class TextMelLoader(Dataset):
         self.load_mel_from_disk = load_mel_from_disk
         self.n_mel_channels = n_mel_channels
         self.sampling_rate, self.max_wav_value = sampling_rate, max_wav_value
-        self.stft = TacotronSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
+        self.stft = MelSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
                                  mel_fmin, mel_fmax)
         self.entries: list[FilelistEntry] = []
         self.texts: list[torch.Tensor] = []

@@ -31,10 +31,8 @@ otherwise; ratio 1 (the default) is the reference's teacher-forced pass.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -43,12 +41,12 @@ from tacotron2.layers import LinearNorm, lengths_to_mask
 from tacotron2.model import (
     Decoder,
     Encoder,
-    MaxDecoderStepsWarning,
     Tacotron2,
     Tacotron2ConfigError,
     Tacotron2InputError,
 )
 from tacotron2.text import LanguageTagError, MultilingualTextEncoder, split_language_tags
+from tacotron2.validation import MEL_CEPSTRUM_ORDER, mel_cepstra, validation_mcd  # noqa: F401  (public here too)
 
 __all__ = [
     "ENCODER_TYPES",
@@ -629,79 +627,3 @@ def build_tacotron2(**config: Any) -> Tacotron2:
     if any(key in config for key in EXTENSION_DEFAULTS):
         return MultilingualTacotron2(**config)
     return Tacotron2(**config)
-
-
-# ------------------------------------------------------------------------------------------- validation
-
-MEL_CEPSTRUM_ORDER = 24
-
-
-def mel_cepstra(log_mel: Tensor | np.ndarray, order: int = MEL_CEPSTRUM_ORDER) -> np.ndarray:
-    """(n_mel, frames) natural-log mel magnitudes -> (frames, order + 1) mel cepstra.
-
-    The cepstrum is the DCT-II of each frame's log-mel vector L(m), m = 0..N-1, scaled so that
-    `L(m) = sum_k c_k cos(pi k (m + 1/2) / N)`: c_0 = mean(L), c_k = (2/N) sum_m L(m) cos(pi k (m + 1/2) / N).
-    With this scaling `mean_m dL(m)^2 = dc_0^2 + 1/2 sum_k>0 dc_k^2`, the same relation as between the
-    causal cepstra of common.evaluation.mcd and their log spectra, so `common.evaluation.mcd` (DTW, c0
-    excluded, 10 sqrt(2) / ln 10 dB per unit distance) applied to these gives the RMS difference in dB of
-    the two mel spectra's shapes (levels excluded, cepstra truncated at `order`).
-    """
-    mel = torch.as_tensor(log_mel).detach().to("cpu", torch.float64).numpy()
-    n_mel = mel.shape[0]
-    order = min(order, n_mel - 1)
-    k = np.arange(order + 1)[:, None]
-    m = np.arange(n_mel)[None, :]
-    basis = np.cos(np.pi * k * (m + 0.5) / n_mel)
-    scale = np.full((order + 1, 1), 2.0 / n_mel)
-    scale[0] = 1.0 / n_mel
-    return ((basis * scale) @ mel).T
-
-
-def validation_mcd(model: Tacotron2, dataset: Any, n_utterances: int, device: torch.device | str = "cpu",
-                   rank: int = 0, world_size: int = 1, seed: int = 0,
-                   max_length_ratio: float = 2.0) -> tuple[float, int]:
-    """Sum and count of the mel MCD (dB) of free-running synthesis against the target mels.
-
-    Uses this rank's share (index % world_size == rank) of the first `n_utterances` items of `dataset`
-    (items (text ids, mel[, speaker id, language id]); unloadable ones are skipped). Decoding stops at
-    the gate or at `max_length_ratio` times the target length, so an untrained gate cannot stall
-    validation. The MCD is `common.evaluation.mcd` on `mel_cepstra` of the predicted and target mels:
-    computed from the mels directly (no vocoder, no Griffin-Lim), DTW-aligned, c0 excluded. The random
-    streams (prenet dropout) are forked and seeded with `seed`, so training randomness is untouched and
-    the value is reproducible.
-    """
-    from common.data import BadItem, NotedItem
-    from common.evaluation import mcd
-
-    total, count = 0.0, 0
-    decoder = model.decoder
-    saved_steps = decoder.max_decoder_steps
-    was_training = model.training
-    devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
-    model.eval()
-    try:
-        with torch.random.fork_rng(devices=devices), warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore", MaxDecoderStepsWarning)
-            torch.manual_seed(seed)
-            for index in range(rank, min(n_utterances, len(dataset)), world_size):
-                item = dataset[index]
-                if isinstance(item, BadItem):
-                    continue
-                if isinstance(item, NotedItem):  # a very long utterance; training warns about it
-                    item = item.item
-                text, target = item[0], item[1]
-                ids = {}
-                if len(item) == 4:
-                    ids = {"speaker_ids": torch.tensor([item[2]], device=device),
-                           "language_ids": torch.tensor([item[3]], device=device)}
-                steps = math.ceil(max_length_ratio * target.size(1) / model.n_frames_per_step)
-                decoder.max_decoder_steps = max(1, min(saved_steps, steps))
-                mel, lengths, _ = model.infer(text.unsqueeze(0).to(device), None, **ids)
-                predicted = mel[0, :, : int(lengths[0])]
-                value, _ = mcd(mel_cepstra(target), mel_cepstra(predicted))
-                total += value
-                count += 1
-    finally:
-        decoder.max_decoder_steps = saved_steps
-        model.train(was_training)
-    return total, count

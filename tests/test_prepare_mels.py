@@ -1,4 +1,4 @@
-"""Mel precomputation: bitwise equal to TacotronSTFT, mel filelists, resume, bad input named by line."""
+"""Mel precomputation: bitwise equal to MelSTFT, mel filelists, resume, bad input named by line."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from common import prepare_mels as pm
 from common.audio import load_wav
 from common.filelist import FilelistEntry, read_filelist, write_filelist
 from common.prepare_mels import PrepareMelsError, mel_filelist_path, prepare_mels
-from common.stft import TacotronSTFT
+from common.stft import MelSTFT
 
 SPLITS = ("train", "val", "test")
 
@@ -41,7 +41,7 @@ def _reference_mel(wav: Path) -> torch.Tensor:
     torch.set_num_threads(1)
     try:
         with torch.no_grad():
-            return TacotronSTFT().mel_spectrogram(load_wav(wav).unsqueeze(0))[0]
+            return MelSTFT().mel_spectrogram(load_wav(wav).unsqueeze(0))[0]
     finally:
         torch.set_num_threads(threads)
 
@@ -150,7 +150,7 @@ def test_cli_and_input_errors(corpus, tmp_path, capsys):
     wav = sorted((corpus / "wavs").glob("*.wav"))[0]
     mel = torch.load(corpus / "mels_cli" / f"{wav.stem}.pt", weights_only=True)
     with torch.no_grad():
-        expected = TacotronSTFT(mel_fmax=7000.0).mel_spectrogram(load_wav(wav).unsqueeze(0))[0]
+        expected = MelSTFT(mel_fmax=7000.0).mel_spectrogram(load_wav(wav).unsqueeze(0))[0]
     torch.testing.assert_close(mel, expected, rtol=0, atol=1e-6)
 
     broken = tmp_path / "broken.txt"

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from common.audio import load_wav
 from common.data import BadItem, DatasetError, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
-from common.stft import TacotronSTFT
+from common.stft import MelSTFT
 
 
 def segment_generator(seed: int, epoch: int, index: int) -> torch.Generator:
@@ -37,7 +37,7 @@ def segment_generator(seed: int, epoch: int, index: int) -> torch.Generator:
 class MelAudioLoader(Dataset):
     """(mel, audio segment) items of one filelist for WaveGlow training.
 
-    Items: mel (n_mel_channels, segment_length // hop_length + 1) float32, the TacotronSTFT log-mel of the
+    Items: mel (n_mel_channels, segment_length // hop_length + 1) float32, the MelSTFT log-mel of the
     segment, and audio (segment_length,) float32 in [-1, 1]. Equal shapes across items, so torch's default
     collate stacks them; ``MelAudioCollate`` does the same and also passes ``BadItem``s on.
     """
@@ -76,7 +76,7 @@ class MelAudioLoader(Dataset):
         self.max_wav_value = max_wav_value
         self.seed = seed
         self.epoch = 0
-        self.stft = TacotronSTFT(
+        self.stft = MelSTFT(
             filter_length, hop_length, win_length, n_mel_channels, sampling_rate, mel_fmin, mel_fmax
         )
 

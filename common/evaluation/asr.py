@@ -24,7 +24,7 @@ import numpy as np
 import soxr
 
 from common.corpus_text import normalize_for_language
-from common.evaluation.errors import EvaluationError
+from common.metrics.errors import EvaluationError
 
 __all__ = ["ASR_SAMPLING_RATE", "Recognizer", "ipa_to_arpabet", "words_of"]
 

@@ -20,9 +20,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.evaluation.alignment import SCORE_NAMES, alignment_scores, load_alignment
-from common.evaluation.errors import EvaluationError
-from common.evaluation.mcd import FolderMCD, check_settings, format_results, mcd_files, mcd_folder
+from common.metrics.alignment import SCORE_NAMES, alignment_scores, load_alignment
+from common.metrics.errors import EvaluationError
+from common.metrics.mcd import FolderMCD, check_settings, format_results, mcd_files, mcd_folder
 
 __all__ = ["build_parser", "main"]
 

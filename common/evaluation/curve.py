@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.evaluation.errors import EvaluationError
 from common.evaluation.intelligibility import IntelligibilityReport, evaluate_audio
+from common.metrics.errors import EvaluationError
 
 __all__ = ["CurvePoint", "checkpoint_minutes", "intelligibility_curve", "pick_evenly", "plot_curve",
            "score_checkpoint"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from common.audio import AudioError, load_wav
 from common.evaluation.asr import ASR_SAMPLING_RATE, Recognizer, words_of
-from common.evaluation.errors import EvaluationError
+from common.metrics.errors import EvaluationError
 
 __all__ = [
     "IntelligibilityReport",

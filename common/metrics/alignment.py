@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from common.evaluation.errors import EvaluationError
+from common.metrics.errors import EvaluationError
 
 __all__ = [
     "SCORE_NAMES",

@@ -18,12 +18,13 @@ count towards gradient clipping, and after every optimizer step they are written
 which also undoes Adam's weight decay (added to the gradient inside ``step()``). The extended table is
 saved with the model (config ``symbols``), and the dataset and inference map text with it.
 
-Speakers (with tacotron2.multilingual): warm-starting a conditioned model (``--speaker-embedding-dim``
-etc.) from a single-speaker checkpoint copies every compatible weight; the decoder's inputs gain zero
-columns for the speaker/language vectors (`CopyBlocks`), so the converted model starts out computing
-exactly what the checkpoint did; the speaker embedding is new. From a multi-speaker checkpoint, the
-model's speakers are the checkpoint's (ids kept) plus those of the training data; the existing speakers'
-embedding rows are copied by name and, when speakers are added, kept bitwise frozen like the symbols.
+Speakers (a model with speaker and language tables; the parameter names and merges are its recipe's
+`FineTuneRules`): warm-starting a conditioned model from a single-speaker checkpoint copies every compatible
+weight; the decoder's inputs gain zero columns for the speaker/language vectors (`CopyBlocks`), so the
+converted model starts out computing exactly what the checkpoint did; the speaker embedding is new. From a
+multi-speaker checkpoint, the model's speakers are the checkpoint's (ids kept) plus those of the training
+data; the existing speakers' embedding rows are copied by name and, when speakers are added, kept bitwise
+frozen like the symbols.
 
 Resuming (``--resume-from-last`` / ``--checkpoint-path``): every training checkpoint records its fine-tuning
 plan under ``finetune`` (`FineTuning.record`: the flags as given, ``--warm-start``, ``--ignore-layers``,
@@ -57,20 +58,19 @@ from torch import Tensor, nn
 
 from common.checkpoint import CheckpointError, load_checkpoint, strip_module_prefix
 from common.text.symbols import SymbolTable, SymbolTableError
+from common.training.recipe import FineTuneRules
 
 __all__ = [
-    "DECODER_MEMORY_INPUTS",
-    "EMBEDDING_KEY",
     "CopyBlocks",
     "CopyRows",
     "PLAN_KEY",
     "FineTuning",
+    "FineTuneRules",
     "FinetuneError",
     "FrozenRows",
     "Merge",
     "TransferReport",
     "checkpoint_symbol_table",
-    "conditioning_merges",
     "extend_symbol_table",
     "freeze_modules",
     "matching_pattern",
@@ -81,9 +81,6 @@ __all__ = [
     "transfer_weights",
 ]
 
-EMBEDDING_KEY = "embedding.weight"
-
-
 class FinetuneError(CheckpointError):
     """A fine-tuning flag or checkpoint that cannot be applied (names the flag or file)."""
 
@@ -91,8 +88,8 @@ class FinetuneError(CheckpointError):
 # ------------------------------------------------------------------------------------------ weight transfer
 
 def matching_pattern(name: str, patterns: Iterable[str]) -> str | None:
-    """The first pattern that selects ``name``: fnmatch-style (``decoder.linear_projection.*``), an exact
-    name, or a module prefix (``decoder.prenet`` selects ``decoder.prenet.layers.0.linear_layer.weight``)."""
+    """The first pattern that selects ``name``: fnmatch-style (``block.linear.*``), an exact name, or a
+    module prefix (``block.inner`` selects ``block.inner.layers.0.weight``)."""
     for pattern in patterns:
         if fnmatch.fnmatchcase(name, pattern) or name.startswith(pattern.rstrip(".") + "."):
             return pattern
@@ -347,7 +344,7 @@ def transfer_weights(
 # ------------------------------------------------------------------------------------------------- freezing
 
 def module_names(model: nn.Module, depth: int = 2) -> list[str]:
-    """Named submodules up to ``depth`` levels (``encoder``, ``decoder.prenet``): what --freeze takes."""
+    """Named submodules up to ``depth`` levels (``block``, ``block.inner``): what --freeze takes."""
     return [name for name, _ in model.named_modules() if name and name.count(".") < depth]
 
 
@@ -442,10 +439,11 @@ class FrozenRows:
 
 # ---------------------------------------------------------------------------------------------- vocabulary
 
-def checkpoint_symbol_table(checkpoint: Mapping[str, Any], source: str = "checkpoint") -> SymbolTable:
+def checkpoint_symbol_table(checkpoint: Mapping[str, Any], source: str = "checkpoint",
+                            embedding: str | None = None) -> SymbolTable:
     """The symbol table a checkpoint was trained with: its config ``symbols``, else the 148 NGC symbols.
 
-    The table must have one entry per embedding row.
+    The table must have one entry per row of the ``embedding`` parameter (the model's symbol embedding).
     """
     config = checkpoint.get("config")
     symbols = config.get("symbols") if isinstance(config, Mapping) else None
@@ -453,7 +451,7 @@ def checkpoint_symbol_table(checkpoint: Mapping[str, Any], source: str = "checkp
         table = SymbolTable(symbols) if symbols else SymbolTable.default()
     except SymbolTableError as err:
         raise FinetuneError(f"{source}: config 'symbols' is not a valid symbol table: {err}") from None
-    weight = strip_module_prefix(dict(checkpoint.get("state_dict", {}))).get(EMBEDDING_KEY)
+    weight = strip_module_prefix(dict(checkpoint.get("state_dict", {}))).get(embedding) if embedding else None
     if isinstance(weight, Tensor) and weight.shape[0] != len(table):
         what = "its config 'symbols'" if symbols else "the default table (no 'symbols' in its config)"
         raise FinetuneError(f"{source}: the embedding has {weight.shape[0]} rows but {what} has "
@@ -498,88 +496,11 @@ def extend_symbol_table(base: SymbolTable, languages: Sequence[str] = (), fileli
 
 # ------------------------------------------------------------------------------ speakers and languages
 
-# Decoder tensors whose input is [..., encoder outputs, speaker vector, language vector] (the memory)
-DECODER_MEMORY_INPUTS = (
-    "decoder.attention_rnn.weight_ih",
-    "decoder.attention_layer.memory_layer.linear_layer.weight",
-    "decoder.decoder_rnn.weight_ih",
-    "decoder.linear_projection.linear_layer.weight",
-    "decoder.gate_layer.linear_layer.weight",
-)
-SPEAKER_ROWS = ("speaker_embedding.weight", "speaker_classifier.output.linear_layer.weight",
-                "speaker_classifier.output.linear_layer.bias")
-LANGUAGE_ROWS = ("language_embedding.weight", "encoder.language_embedding.weight")
-SPEAKER_EMBEDDING_KEY = "speaker_embedding.weight"
-
-
 def merged_names(existing: Sequence[str] | None, wanted: Sequence[str] | None) -> list[str]:
     """The checkpoint's names in their order (ids kept), then the new ones in the order given."""
     names = list(existing or [])
     return names + [n for n in (wanted or []) if n not in names]
 
-
-def _name_pairs(model_names: Sequence[str], checkpoint_names: Sequence[str]) -> tuple[tuple[int, int], ...]:
-    return tuple((i, list(checkpoint_names).index(n)) for i, n in enumerate(model_names)
-                 if n in checkpoint_names)
-
-
-def _embedding_dim(module: nn.Module | None) -> int:
-    return int(module.embedding_dim) if isinstance(module, nn.Embedding) else 0
-
-
-def conditioning_merges(model: nn.Module, checkpoint_config: Mapping[str, Any] | None,
-                        ) -> tuple[dict[str, Merge], dict[str, str]]:
-    """Merges and aliases that carry a (single- or multi-speaker) checkpoint into a conditioned model.
-
-    Speaker and language rows (embeddings, the speaker classifier's output) are matched by name; the
-    decoder inputs gain zero columns for speaker/language vectors the checkpoint lacked, so the converted
-    model starts out computing what the checkpoint computed; the shared encoder's first layer gains zero
-    input channels for a new language embedding; per-language encoders load the checkpoint's encoder of
-    the same language, or the single encoder of a plain checkpoint.
-    """
-    cfg = checkpoint_config or {}
-    speakers, languages = list(getattr(model, "speakers", [])), list(getattr(model, "languages", []))
-    old_speakers, old_languages = list(cfg.get("speakers") or []), list(cfg.get("languages") or [])
-    merges: dict[str, Merge] = {}
-    for name in SPEAKER_ROWS:
-        merges[name] = CopyRows(_name_pairs(speakers, old_speakers), "speakers")
-    for name in LANGUAGE_ROWS:
-        merges[name] = CopyRows(_name_pairs(languages, old_languages), "languages")
-
-    s_new = _embedding_dim(getattr(model, "speaker_embedding", None))
-    l_new = _embedding_dim(getattr(model, "language_embedding", None))
-    s_old, l_old = int(cfg.get("speaker_embedding_dim") or 0), int(cfg.get("language_embedding_dim") or 0)
-    if (s_new, l_new) != (s_old, l_old):
-        blocks = CopyBlocks(1, (("rest", 0), ("speaker", s_new), ("language", l_new)),
-                            (("rest", 0), ("speaker", s_old), ("language", l_old)))
-        merges.update({name: blocks for name in DECODER_MEMORY_INPUTS})
-
-    own = model.state_dict()
-    old_type = cfg.get("encoder_type") or "shared"
-    new_type = getattr(model, "encoder_type", "shared")
-    encoder_languages = getattr(getattr(model, "encoder", None), "language_embedding", None)
-    enc_l_new = _embedding_dim(encoder_languages) if new_type == "shared" else 0
-    enc_l_old = l_old if old_type == "shared" else 0
-    if enc_l_new != enc_l_old:
-        first = "encoder.convolutions.0.0.conv.weight"
-        inputs = [first] if first in own else ["encoder.lstm.weight_ih_l0",
-                                               "encoder.lstm.weight_ih_l0_reverse"]
-        blocks = CopyBlocks(1, (("rest", 0), ("language", enc_l_new)),
-                            (("rest", 0), ("language", enc_l_old)))
-        merges.update({name: blocks for name in inputs})
-
-    aliases: dict[str, str] = {}
-    if new_type == "separate":
-        for name in own:
-            if not name.startswith("encoder.encoders."):
-                continue
-            index, rest = name[len("encoder.encoders."):].split(".", 1)
-            language = languages[int(index)] if int(index) < len(languages) else None
-            if old_type == "separate" and language in old_languages:
-                aliases[name] = f"encoder.encoders.{old_languages.index(language)}.{rest}"
-            elif old_type == "shared" and enc_l_old == 0:
-                aliases[name] = f"encoder.{rest}"
-    return merges, aliases
 
 
 # ----------------------------------------------------------------------------------------- orchestration
@@ -681,6 +602,7 @@ class FineTuning:
     restored: dict[str, Any] | None = None  # the record of the checkpoint being resumed, which rules
     resumed_from: str | None = None
     notice: str | None = None  # which flags were restored from the record (printed by prepare_model)
+    rules: FineTuneRules = field(default_factory=FineTuneRules)  # the model's tables (its recipe's)
 
     @property
     def active(self) -> bool:
@@ -693,15 +615,19 @@ class FineTuning:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, model_name: str, config: dict,
-                  resume: Mapping[str, Any] | None = None, resume_source: str = "checkpoint") -> FineTuning:
+                  resume: Mapping[str, Any] | None = None, resume_source: str = "checkpoint",
+                  rules: FineTuneRules | None = None) -> FineTuning:
         """Read the flags and the warm-start checkpoint; update ``config`` where the model inherits from it:
         the symbol table (the checkpoint's, extended as asked) and, for a conditioned model, the speakers
         and languages (the checkpoint's first, ids kept, then those of the training data).
 
         ``resume``: the checkpoint this run resumes (read from ``resume_source``); when it records a
-        fine-tuning plan, that plan rules (see `resumed`)."""
+        fine-tuning plan, that plan rules (see `resumed`). ``rules``: the model's
+        (`ModelRecipe.finetune_rules`): which parameters hold symbols and speakers, how to convert
+        conditioning."""
+        rules = rules or FineTuneRules()
         if resume is not None and PLAN_KEY in resume:
-            return cls.resumed(args, model_name, config, resume, resume_source)
+            return cls.resumed(args, model_name, config, resume, resume_source, rules)
         given = _given_flags(args)
         source, ignore, freeze = given["warm_start"], given["ignore_layers"], given["freeze"]
         languages, from_data = given["extend_vocabulary"], given["symbols_from_data"]
@@ -710,22 +636,22 @@ class FineTuning:
                                              ("--symbols-from-data", from_data)) if on]
             if needing:
                 raise FinetuneError(f"{', '.join(needing)} need(s) --warm-start CHECKPOINT")
-            return cls(freeze=freeze)
+            return cls(freeze=freeze, rules=rules)
         checkpoint = load_checkpoint(source)
         saved_name = checkpoint.get("model_name")
         if saved_name is not None and saved_name != model_name:
             raise FinetuneError(f"--warm-start {source} is a {saved_name} checkpoint, not {model_name}")
         plan = cls(source=str(source), checkpoint=checkpoint, ignore=ignore, freeze=freeze,
-                   extend_vocabulary=languages, symbols_from_data=from_data)
-        if "n_symbols" not in config:
+                   extend_vocabulary=languages, symbols_from_data=from_data, rules=rules)
+        if "n_symbols" not in config or rules.symbol_embedding is None:
             if languages or from_data:
                 raise FinetuneError(f"--extend-vocabulary/--symbols-from-data: {model_name} has no symbol "
                                     "input")
             return plan
-        plan.base_table = checkpoint_symbol_table(checkpoint, str(source))
+        plan.base_table = checkpoint_symbol_table(checkpoint, str(source), rules.symbol_embedding)
         table = plan.base_table
         if languages or from_data:
-            if matching_pattern(EMBEDDING_KEY, freeze):
+            if matching_pattern(rules.symbol_embedding, freeze):
                 raise FinetuneError("--freeze embedding with --extend-vocabulary would leave the new symbols "
                                     "untrained (the original rows are kept frozen anyway)")
             table = extend_symbol_table(table, languages, args.training_files if from_data else None,
@@ -748,7 +674,7 @@ class FineTuning:
 
     @classmethod
     def resumed(cls, args: argparse.Namespace, model_name: str, config: dict, checkpoint: Mapping[str, Any],
-                source: str) -> FineTuning:
+                source: str, rules: FineTuneRules | None = None) -> FineTuning:
         """The plan ``checkpoint`` records (`record`), for resuming it: fine-tuning flags left out are
         restored from the record, a flag that differs from it is a FinetuneError naming the recorded flags.
 
@@ -770,7 +696,7 @@ class FineTuning:
             )
         ft = cls(source=plan["warm_start"], ignore=plan["ignore_layers"], freeze=plan["freeze"],
                  extend_vocabulary=plan["extend_vocabulary"], symbols_from_data=plan["symbols_from_data"],
-                 restored=plan, resumed_from=source)
+                 restored=plan, resumed_from=source, rules=rules or FineTuneRules())
         restored = [key for key, _ in _PLAN_FLAGS if plan[key] and not given[key]]
         if restored:
             rows = "; ".join(f"{name} rows {_describe_rows(index)}"
@@ -808,8 +734,9 @@ class FineTuning:
         elif self.table is not None and self.base_table is not None:
             report.n_symbols = len(self.table)
             report.symbols_added = self.table.symbols[len(self.base_table):]
-            if report.symbols_added and not matching_pattern(EMBEDDING_KEY, self.ignore + self.freeze):
-                self._freeze_rows(report, params[EMBEDDING_KEY], EMBEDDING_KEY, range(len(self.base_table)))
+            key = self.rules.symbol_embedding
+            if report.symbols_added and key and not matching_pattern(key, self.ignore + self.freeze):
+                self._freeze_rows(report, params[key], key, range(len(self.base_table)))
         speakers = list(getattr(model, "speakers", []) or [])
         if self.source is not None and speakers and self.restored is None:
             old = list(saved.get("speakers") or [])
@@ -817,11 +744,12 @@ class FineTuning:
             report.languages_added = [n for n in getattr(model, "languages", []) or []
                                       if n not in (saved.get("languages") or [])]
             kept = [i for i, n in enumerate(speakers) if n in old]
-            weight = params.get(SPEAKER_EMBEDDING_KEY)
-            loaded = SPEAKER_EMBEDDING_KEY in report.partial or SPEAKER_EMBEDDING_KEY in report.loaded
+            key = self.rules.speaker_embedding
+            weight = params.get(key) if key else None
+            loaded = key in report.partial or key in report.loaded
             if weight is not None and kept and report.speakers_added and (loaded or report.skipped) \
                     and weight.requires_grad:
-                self._freeze_rows(report, weight, SPEAKER_EMBEDDING_KEY, kept)
+                self._freeze_rows(report, weight, key, kept)
         self.report = report
         self.checkpoint = None if not saved else {"config": saved}  # the weights are in the model now
         if verbose and self.notice:
@@ -872,14 +800,15 @@ class FineTuning:
         """Row copies for a grown symbol table, and the speaker/language conversion of a conditioned model."""
         merges: dict[str, Merge] = {}
         aliases: dict[str, str] = {}
-        if hasattr(model, "speakers"):
-            merges, aliases = conditioning_merges(model, self.checkpoint_config)
+        if self.rules.merges is not None:
+            merges, aliases = self.rules.merges(model, self.checkpoint_config)
         if self.table is not None and self.base_table is not None and len(self.table) > len(self.base_table):
-            weight = model.state_dict().get(EMBEDDING_KEY)
+            key = self.rules.symbol_embedding
+            weight = model.state_dict().get(key) if key else None
             if weight is None or weight.shape[0] != len(self.table):
-                raise FinetuneError(f"the model's {EMBEDDING_KEY} does not have the {len(self.table)} "
+                raise FinetuneError(f"the model's {key} does not have the {len(self.table)} "
                                     "rows of the extended symbol table")
-            merges[EMBEDDING_KEY] = CopyRows(tuple((i, i) for i in range(len(self.base_table))), "symbols")
+            merges[key] = CopyRows(tuple((i, i) for i in range(len(self.base_table))), "symbols")
         return merges, aliases
 
     def attach(self, optimizer: torch.optim.Optimizer) -> None:
