@@ -28,6 +28,13 @@ import torch
 from common import logger as runlog
 from common.arg_parser import training_parser
 from common.models import ModelSpec, build_model, get_model_spec
+from common.text.symbols import SymbolTable
+from tacotron2.arg_parser import is_conditioned, model_config
+from tacotron2.data_function import Vocabulary
+from tacotron2.fast_decoder import set_decoder_impl
+from tacotron2.model import MaxDecoderStepsWarning
+from waveglow.fast_infer import set_waveglow_impl
+from waveglow.model import remove_weightnorm
 
 
 def benchmark_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -60,7 +67,6 @@ def conditioned(spec: ModelSpec, args: argparse.Namespace) -> bool:
     """Whether the flags ask for a multi-speaker/multilingual Tacotron 2."""
     if spec.name != "Tacotron2":
         return False
-    from tacotron2.arg_parser import is_conditioned
 
     return is_conditioned(args)
 
@@ -70,9 +76,6 @@ def benchmark_config(spec: ModelSpec, args: argparse.Namespace) -> dict:
     speakers and languages and the default symbol table instead of the maps of --training-files."""
     if not conditioned(spec, args):
         return spec.model_config(args)
-    from common.text.symbols import SymbolTable
-    from tacotron2.arg_parser import model_config
-    from tacotron2.data_function import Vocabulary
 
     if args.n_speakers < 1 or args.n_languages < 1:
         raise ValueError("--n-speakers and --n-languages must be >= 1")
@@ -167,9 +170,6 @@ def make_step(spec: ModelSpec, args: argparse.Namespace, device: torch.device,
                 if args.amp else contextlib.nullcontext())
 
     if args.mode == "infer" and spec.name == "WaveGlow":
-        from waveglow.fast_infer import set_waveglow_impl
-        from waveglow.model import remove_weightnorm
-
         model = set_waveglow_impl(remove_weightnorm(model).eval(), impl)
         mel = torch.randn(args.batch_size, args.n_mel_channels, args.mel_length, generator=generator)
         mel = mel.to(device)
@@ -183,9 +183,6 @@ def make_step(spec: ModelSpec, args: argparse.Namespace, device: torch.device,
         return step, items
 
     if spec.name == "Tacotron2":
-        from tacotron2.fast_decoder import set_decoder_impl
-        from tacotron2.model import MaxDecoderStepsWarning
-
         set_decoder_impl(model, impl)
     if args.mode == "infer":  # Tacotron 2 synthesis latency: a fixed number of decoder steps
         r = args.n_frames_per_step

@@ -21,12 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
+
+from common.evaluation.intelligibility import IntelligibilityReport
+from common.filelist import read_filelist, select, write_filelist
+from common.log_reader import NvlogError, plot_metrics, read_nvlog
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,8 +62,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def latest(nvlog: Path) -> dict:
     """The last epoch record of a run log (empty while there is none)."""
-    from common.log_reader import NvlogError, read_nvlog
-
     try:
         records = read_nvlog(nvlog)
     except (NvlogError, OSError):
@@ -111,8 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         py, "-m", "common.prepare_mels", "-d", str(data), "--jobs", "2", "--filelists",
         *[str(p) for p in sorted(lists.glob("audio_text*.txt"))]], logs / "mels.log")
     for split in ("train", "val"):
-        from common.filelist import read_filelist, select, write_filelist
-
         english = select(read_filelist(lists / f"mel_text_speaker_language_{split}.txt"), ["en"])
         write_filelist(data / f"en_mel_{split}.txt", english, multi_speaker=False)
 
@@ -152,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
         "-o", str(out / "intelligibility"), "--corpus", str(data), "--points", str(CURVE_POINTS),
         "--max-decoder-steps", "300", "--log-file", str(out / "intelligibility/nvlog.json")],
         logs / "intelligibility.log")
-
-    from common.log_reader import plot_metrics
 
     plot_metrics(t2_out / "nvlog.json", ["train_loss", "val_loss", "val_attention_focus"],
                  out / "tacotron2_loss.png", title="Tacotron 2 (quickstart)")
@@ -200,11 +200,6 @@ def write_summary(out: Path, data: Path, times: dict[str, float], total: float, 
 
 def intelligibility_lines(curve_json: Path) -> list[str]:
     """The summary's intelligibility bullet: the last checkpoint's scores, the ceiling, and the target."""
-    import os
-    import platform
-
-    from common.evaluation.intelligibility import IntelligibilityReport
-
     try:
         data = json.loads(curve_json.read_text())
         last, ceiling = data["points"][-1], data["ceiling"]

@@ -781,7 +781,10 @@ def plot_alignment(alignment: Tensor, path: str | Path, title: str = "") -> Path
 
     Uses matplotlib's object API with the Agg canvas (no pyplot state, safe in threads and tests).
     """
+    # deferred: matplotlib is slow to import; only --plot needs it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    # deferred: matplotlib is slow to import; only --plot needs it
     from matplotlib.figure import Figure
 
     data = alignment.detach().float().cpu().numpy()

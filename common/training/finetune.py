@@ -57,6 +57,8 @@ import torch
 from torch import Tensor, nn
 
 from common.checkpoint import CheckpointError, load_checkpoint, strip_module_prefix
+from common.filelist import read_filelist
+from common.text import UnsupportedLanguageError, clean_for_language, clean_text, extended_table
 from common.text.symbols import SymbolTable, SymbolTableError
 from common.training.recipe import FineTuneRules
 
@@ -461,9 +463,6 @@ def checkpoint_symbol_table(checkpoint: Mapping[str, Any], source: str = "checkp
 
 def _training_texts(filelist: str | Path, cleaners: Sequence[str]) -> Iterator[str]:
     """Cleaned transcripts of a filelist (per-line language cleaner where the line names a language)."""
-    from common.filelist import read_filelist
-    from common.text import clean_for_language, clean_text
-
     for entry in read_filelist(filelist):
         if entry.language is not None:
             try:
@@ -478,8 +477,6 @@ def extend_symbol_table(base: SymbolTable, languages: Sequence[str] = (), fileli
                         cleaners: Sequence[str] = ("english_cleaners",)) -> SymbolTable:
     """``base`` with the symbols of ``languages`` appended, then every other character the cleaned
     transcripts of ``filelist`` contain; base ids never move."""
-    from common.text import UnsupportedLanguageError, extended_table
-
     table = base
     if languages:
         try:
