@@ -36,8 +36,9 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 import inference
-from common import benchmark_infer, benchmark_train
-from common.benchmark_infer import TACOTRON2_CONFIGS, WAVEGLOW_CONFIGS
+from common.benchmarks import infer as benchmark_infer
+from common.benchmarks import train as benchmark_train
+from common.benchmarks.infer import TACOTRON2_CONFIGS, WAVEGLOW_CONFIGS
 from common.export.cli import export_checkpoints
 from common.models import get_model_spec
 from multiproc import free_port

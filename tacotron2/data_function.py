@@ -1,8 +1,8 @@
 """Tacotron 2 data: filelist -> (text ids, mel) items -> padded batches with gate targets.
 
 Items come from wavs (mel computed on the fly) or, with `--load-mel-from-disk`, from precomputed `.pt`
-mels (common/prepare_mels.py). Transcripts are encoded once, up front, so a transcript without a single
-known symbol is reported before training starts, with its file and line.
+mels (common/data_tools/prepare_mels.py). Transcripts are encoded once, up front, so a transcript without
+a single known symbol is reported before training starts, with its file and line.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ import torch
 from torch.utils.data import Dataset
 
 from common.audio import load_wav
+from common.audio_config import AudioConfig
 from common.checkpoint import load_untrusted
 from common.data import BadItem, DatasetError, NotedItem, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
-from common.stft import MelSTFT
 from common.text import (
     SymbolTable,
     text_to_sequence,
 )
+from tacotron2.batch import ConditionedInputs, ConditionedTargets, Inputs, Targets
 from tacotron2.config import is_conditioned
 from tacotron2.loss_function import gate_target_from_lengths
 from tacotron2.text import Vocabulary, build_vocabulary, cleaners_for  # noqa: F401  (public here too)
@@ -44,8 +45,9 @@ class TextMelLoader(Dataset):
         self.load_mel_from_disk = load_mel_from_disk
         self.n_mel_channels = n_mel_channels
         self.sampling_rate, self.max_wav_value = sampling_rate, max_wav_value
-        self.stft = MelSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
-                                 mel_fmin, mel_fmax)
+        self.audio = AudioConfig(sampling_rate, filter_length, hop_length, win_length, n_mel_channels,
+                                 mel_fmin, mel_fmax, max_wav_value)
+        self.stft = self.audio.make_stft()
         self.entries: list[FilelistEntry] = []
         self.texts: list[torch.Tensor] = []
         self.rejected: list[BadItem] = []  # transcripts left out under --skip-bad-files
@@ -158,8 +160,10 @@ class TextMelCollate:
         return batch
 
 
-def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = False):
-    """Model input x, loss target y and the number of mel frames, on `device`; None if the batch is empty."""
+def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = False,
+                    ) -> tuple[Inputs | ConditionedInputs, Targets | ConditionedTargets, int] | None:
+    """Model input x, loss target y (typed, tacotron2/batch.py) and the number of mel frames, on `device`;
+    None if the batch is empty."""
     check_bad(batch["bad"], skip_bad)
     if batch["size"] == 0:
         return None
@@ -169,12 +173,14 @@ def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = Fa
     mel = batch["mel_padded"].to(**to)
     gate = batch["gate_padded"].to(**to)
     output_lengths = batch["output_lengths"].to(**to)
-    x = (text, input_lengths, mel, mel.size(2), output_lengths)
-    y = (mel, gate, output_lengths, input_lengths)
     if "speaker_ids" in batch:  # conditioned: x gains (speaker_ids, language_ids), y the speaker targets
         speakers = batch["speaker_ids"].to(**to)
-        x = (*x, speakers, batch["language_ids"].to(**to))
-        y = (*y, speakers)
+        x = ConditionedInputs(text, input_lengths, mel, mel.size(2), output_lengths, speakers,
+                              batch["language_ids"].to(**to))
+        y = ConditionedTargets(mel, gate, output_lengths, input_lengths, speakers)
+    else:
+        x = Inputs(text, input_lengths, mel, mel.size(2), output_lengths)
+        y = Targets(mel, gate, output_lengths, input_lengths)
     return x, y, int(batch["output_lengths"].sum())
 
 
@@ -190,9 +196,10 @@ def get_dataset(args: argparse.Namespace, filelist: str | Path, config: dict | N
     --training-files. A plain model whose `config` has its own `symbols` (e.g. an extended vocabulary)
     maps text with that table.
     """
-    audio = (args.load_mel_from_disk, args.n_mel_channels, args.max_wav_value, args.sampling_rate,
-             args.filter_length, args.hop_length, args.win_length, args.mel_fmin, args.mel_fmax,
-             args.skip_bad_files)
+    settings = AudioConfig.from_args(args)  # the mel front end's settings, once
+    audio = (args.load_mel_from_disk, settings.n_mel_channels, settings.max_wav_value, settings.sampling_rate,
+             settings.filter_length, settings.hop_length, settings.win_length, settings.mel_fmin,
+             settings.mel_fmax, args.skip_bad_files)
     lengths = {"max_mel_length": args.max_mel_length if training else None,
                "long_mel_length": args.max_decoder_steps * args.n_frames_per_step}
     if is_conditioned(args) or (config and config.get("speakers")):

@@ -30,7 +30,7 @@ PIPELINES = (
     "common.benchmarks",
     "common.evaluation",
     "common.data_tools",
-    "common.corpus",
+    "common.corpus",  # the `python -m` names of the README (they import common.data_tools)
     "common.prepare_mels",
     "common.dataset_split",
     "common.datasets",
@@ -67,6 +67,8 @@ class ImportGraph:
     edges: dict[str, dict[str, int]] = field(default_factory=dict)  # module -> {imported module: line}
     local_imports: list[tuple[str, int, str, bool]] = field(default_factory=list)  # (module, line, name,
     # has the deferred comment)
+    private: list[tuple[str, int, str]] = field(default_factory=list)  # (module, line, private name) that
+    # one model imports from another
 
     def resolve(self, name: str) -> str | None:
         """The suite module an import of `name` loads (a name imported from a module maps to the module)."""
@@ -128,6 +130,8 @@ class ImportGraph:
                 if theirs > mine or (mine == CORE and theirs == MODEL):
                     out.append(f"{module} ({LAYER_NAMES[mine]}) -> {target} ({LAYER_NAMES[theirs]}) "
                                f"line {line}")
+        out += [f"{module} (model) -> {name} (another model's private name) line {line}"
+                for module, line, name in self.private]
         return out
 
 
@@ -182,6 +186,11 @@ def build_graph(root: Path = ROOT) -> ImportGraph:
                 target = graph.resolve(name)
                 if target is not None and target != module:
                     graph.edges.setdefault(module, {}).setdefault(target, node.lineno)
+                    top, other = module.split(".", 1)[0], target.split(".", 1)[0]
+                    private = any(part.startswith("_") and part != "__init__" for part in name.split("."))
+                    if (private and top != other and layer_of(module) == MODEL
+                            and layer_of(target) == MODEL):
+                        graph.private.append((module, node.lineno, name))
             if id(node) in local:
                 above = lines[node.lineno - 2] if node.lineno >= 2 else ""
                 noted = DEFERRED in lines[node.lineno - 1] or above.strip().startswith(DEFERRED)

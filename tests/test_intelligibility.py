@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from common.audio import save_wav
-from common.corpus import Speaker
+from common.data_tools.corpus import Speaker
 from common.evaluation import cli
 from common.evaluation.asr import Recognizer, ipa_to_arpabet, words_of
 from common.evaluation.intelligibility import (

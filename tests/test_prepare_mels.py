@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from common import prepare_mels as pm
 from common.audio import load_wav
+from common.data_tools import prepare_mels as pm
+from common.data_tools.prepare_mels import PrepareMelsError, mel_filelist_path, prepare_mels
 from common.filelist import FilelistEntry, read_filelist, write_filelist
-from common.prepare_mels import PrepareMelsError, mel_filelist_path, prepare_mels
 from common.stft import MelSTFT
 
 SPLITS = ("train", "val", "test")
@@ -24,7 +24,7 @@ def corpus(tmp_path_factory) -> Path:
     """fr + de, 2 speakers, 3 utterances each: train/val/test hold 1 + 1 + 1 per speaker."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    from common.corpus import build_corpus
+    from common.data_tools.corpus import build_corpus
 
     root = tmp_path_factory.mktemp("mel_corpus")
     build_corpus(root, 6, 2, ["fr", "de"], seed=5, jobs=2, progress=False)

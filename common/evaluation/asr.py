@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from common.corpus_text import normalize_for_language
+from common.data_tools.corpus_text import normalize_for_language
 from common.metrics.errors import EvaluationError
 from common.text.phonemes import find_espeak
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from common.audio import AudioError, load_wav
-from common.corpus import Speaker, Utterance, find_espeak, synthesize
-from common.corpus_text import generate_sentences, normalize_for_language
+from common.data_tools.corpus import Speaker, Utterance, find_espeak, synthesize
+from common.data_tools.corpus_text import generate_sentences, normalize_for_language
 from common.evaluation.asr import ASR_SAMPLING_RATE, Recognizer, words_of
 from common.metrics.errors import EvaluationError
 from common.synthesis import SynthesisError, read_phrases
