@@ -8,8 +8,10 @@ from tacotron2.config import (  # noqa: F401  (public here too: the model's flag
     MODEL_KEYS,
     is_conditioned,
     model_config,
+    uses_phonemes,
     uses_teacher_forcing_schedule,
 )
+from tacotron2.samplers import SAMPLERS
 
 
 def tacotron2_parser(parent: argparse.ArgumentParser, add_help: bool = False) -> argparse.ArgumentParser:
@@ -141,10 +143,11 @@ def _add_multilingual_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--reversal-lambda", type=_non_negative_float, default=1.0,
                        help="the gradient reversal layer scales the (clipped to +-0.25) classifier gradient "
                             "by -lambda")
-    group.add_argument("--sampler", default="default", choices=["default", "imbalanced", "perfect"],
+    group.add_argument("--sampler", default="default", choices=SAMPLERS,
                        help="training batches: default (shuffled), imbalanced (items weighted inverse to "
-                            "their language's share) or perfect (every batch holds each language equally; "
-                            "--batch-size must be a multiple of the number of languages)")
+                            "their language's share), perfect (every batch holds each language equally; "
+                            "--batch-size must be a multiple of the number of languages) or bucketed (items "
+                            "of similar text length share a batch: less padding, faster steps)")
 
     schedule = parser.add_argument_group("teacher forcing")
     schedule.add_argument("--teacher-forcing", default="constant", choices=["constant", "linear", "cosine"],

@@ -4,10 +4,11 @@ conditioned on speakers/languages, and `model_config`, the checkpoint's `config`
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 from tacotron2.multilingual import EXTENSION_DEFAULTS
-from tacotron2.text import build_vocabulary
+from tacotron2.text import build_vocabulary, phoneme_symbols
 
 
 def is_conditioned(args: argparse.Namespace) -> bool:
@@ -15,6 +16,12 @@ def is_conditioned(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "speaker_embedding_dim", 0) or getattr(args, "language_embedding_dim", 0)
                 or getattr(args, "encoder_type", "shared") != "shared"
                 or getattr(args, "speaker_classifier_weight", 0.0) > 0)
+
+
+def uses_phonemes(text_cleaners: Sequence[str]) -> bool:
+    """Whether --text-cleaners turn text into espeak-ng IPA (`ipa_cleaners`, `ipa_cleaners_<code>`): such a
+    model gets a symbol table of the phonemes in its training text, saved with the cleaners in its config."""
+    return any(name.startswith("ipa_cleaners") for name in text_cleaners)
 
 
 def uses_teacher_forcing_schedule(args: argparse.Namespace) -> bool:
@@ -53,6 +60,9 @@ def model_config(args: argparse.Namespace, vocabulary: Any = None) -> dict:
             generator_bottleneck_dim=args.generator_bottleneck_dim,
             speaker_classifier_hidden_dim=classifier, reversal_lambda=args.reversal_lambda,
         )
-    elif uses_teacher_forcing_schedule(args):
+    elif uses_teacher_forcing_schedule(args) or uses_phonemes(args.text_cleaners):
         config.update(EXTENSION_DEFAULTS)
+        if uses_phonemes(args.text_cleaners):
+            symbols = phoneme_symbols(args.training_files, args.text_cleaners)
+            config.update(n_symbols=len(symbols), symbols=symbols, text_cleaners=list(args.text_cleaners))
     return config

@@ -22,10 +22,16 @@ from common.text import (
     SymbolTable,
     text_to_sequence,
 )
+from common.text.phonemes import prefetch_phonemes
 from tacotron2.batch import ConditionedInputs, ConditionedTargets, Inputs, Targets
 from tacotron2.config import is_conditioned
 from tacotron2.loss_function import gate_target_from_lengths
-from tacotron2.text import Vocabulary, build_vocabulary, cleaners_for  # noqa: F401  (public here too)
+from tacotron2.text import (  # noqa: F401  (public here too)
+    Vocabulary,
+    build_vocabulary,
+    cleaners_for,
+    phoneme_symbols,
+)
 
 
 class TextMelLoader(Dataset):
@@ -53,7 +59,9 @@ class TextMelLoader(Dataset):
         self.rejected: list[BadItem] = []  # transcripts left out under --skip-bad-files
         space_ids = {i for i, symbol in enumerate(self.table or SymbolTable.default())
                      if symbol.isspace()}
-        for entry in read_filelist(filelist):
+        entries = read_filelist(filelist)
+        prefetch_phonemes([e.text for e in entries], text_cleaners)  # one espeak-ng run, not one per line
+        for entry in entries:
             ids = self.encode_text(entry, text_cleaners)
             if not ids or space_ids.issuperset(ids):
                 reason = (f"transcript is empty after cleaning (only spaces are left of {entry.text[:60]!r})"
@@ -79,6 +87,12 @@ class TextMelLoader(Dataset):
     def item_languages(self) -> list[str | None]:
         """The language of every item (None for path|text lines), for the language-balanced samplers."""
         return [entry.language for entry in self.entries]
+
+    @property
+    def item_lengths(self) -> list[int]:
+        """The symbol count of every item's text, for `--sampler bucketed` (it follows the mel length
+        closely, and needs no mel to be read)."""
+        return [len(text) for text in self.texts]
 
     def get_mel(self, entry: FilelistEntry) -> torch.Tensor:
         """The (n_mel, frames) log-mel of an entry, loaded or computed."""

@@ -81,6 +81,7 @@ EXTENSION_DEFAULTS: dict[str, Any] = {
     "speakers": None,
     "languages": None,
     "symbols": None,
+    "text_cleaners": None,
     "speaker_embedding_dim": 0,
     "language_embedding_dim": 0,
     "encoder_type": "shared",
@@ -398,10 +399,11 @@ class MultilingualTacotron2(Tacotron2):
     """
 
     def __init__(self, *, speakers: list[str] | None = None, languages: list[str] | None = None,
-                 symbols: list[str] | None = None, speaker_embedding_dim: int = 0,
-                 language_embedding_dim: int = 0, encoder_type: str = "shared",
-                 generator_bottleneck_dim: int = 8, speaker_classifier_hidden_dim: int = 0,
-                 reversal_lambda: float = 1.0, **reference: Any) -> None:
+                 symbols: list[str] | None = None, text_cleaners: list[str] | None = None,
+                 speaker_embedding_dim: int = 0, language_embedding_dim: int = 0,
+                 encoder_type: str = "shared", generator_bottleneck_dim: int = 8,
+                 speaker_classifier_hidden_dim: int = 0, reversal_lambda: float = 1.0,
+                 **reference: Any) -> None:
         if symbols is not None:
             symbols = [str(s) for s in symbols]
             n_symbols = reference.get("n_symbols")
@@ -414,6 +416,8 @@ class MultilingualTacotron2(Tacotron2):
         self.speakers = _names("speakers", speakers)
         self.languages = _names("languages", languages)
         self.symbols = symbols
+        # the cleaners that made `symbols` (e.g. ipa_cleaners): synthesis must clean text the same way
+        self.text_cleaners = [str(c) for c in text_cleaners] if text_cleaners else None
         _check_extension(speaker_embedding_dim=speaker_embedding_dim,
                          language_embedding_dim=language_embedding_dim, encoder_type=encoder_type,
                          generator_bottleneck_dim=generator_bottleneck_dim,

@@ -85,15 +85,17 @@ class Tacotron2Recipe(ModelRecipe):
 
     def sampler(self, dataset: torch.utils.data.Dataset, args: argparse.Namespace, rank: int,
                 world_size: int) -> torch.utils.data.Sampler | None:
-        """--sampler: language-balanced or perfect batches (tacotron2/samplers.py), else None."""
+        """--sampler: language-balanced, perfect or bucketed batches (tacotron2/samplers.py), else None."""
         kind = args.sampler
         if kind == "default":
             return None
         languages = getattr(dataset, "item_languages", None)  # a plain (not multilingual) dataset has none
         if languages is None:
             raise DatasetError(f"--sampler {kind}: this model's data has no languages")
+        lengths = getattr(dataset, "item_lengths", None) if kind == "bucketed" else None
         try:
-            return build_sampler(kind, languages, args.batch_size, rank, world_size, seed=args.seed or 0)
+            return build_sampler(kind, languages, args.batch_size, rank, world_size, seed=args.seed or 0,
+                                 lengths=lengths)
         except DatasetError as err:
             raise DatasetError(f"--training-files {args.training_files}: {err}") from None
 

@@ -1,6 +1,6 @@
-"""Language-balanced samplers for multilingual training (`run.py --sampler imbalanced|perfect`).
+"""Training samplers beyond the default shuffle (`run.py --sampler imbalanced|perfect|bucketed`).
 
-Both are deterministic for (seed, epoch), like `common.data.ShardedSampler`, so a resumed run sees the
+All are deterministic for (seed, epoch), like `common.data.ShardedSampler`, so a resumed run sees the
 batches a straight run would, and both shard under DDP: every rank draws the same global sequence from
 the same generator and keeps its own part of it.
 
@@ -10,8 +10,10 @@ the same generator and keeps its own part of it.
   Each language is read from an endless stream of fresh permutations, so small languages are repeated
   (reshuffled each pass) and large ones are subsampled; an epoch has as many batches as the default
   sampler would give (`n_items // (batch_size * world_size)` per rank).
+- `BucketedBatchSampler`: batches of items of similar length (no language needed), so padding wastes little
+  of each step: on CPU the decoder loop runs to the longest item of its batch.
 
-Both yield item indices; a DataLoader with the same `batch_size` cuts them into the intended batches.
+All yield item indices; a DataLoader with the same `batch_size` cuts them into the intended batches.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from torch.utils.data import Sampler
 
 from common.data import DatasetError
 
-__all__ = ["SAMPLERS", "ImbalancedSampler", "PerfectBatchSampler", "SamplerError", "build_sampler",
-           "language_groups"]
+__all__ = ["SAMPLERS", "BucketedBatchSampler", "ImbalancedSampler", "PerfectBatchSampler", "SamplerError",
+           "build_sampler", "language_groups"]
 
-SAMPLERS = ("default", "imbalanced", "perfect")
+SAMPLERS = ("default", "imbalanced", "perfect", "bucketed")
+BUCKET_BATCHES = 32  # a bucket: this many global batches of shuffled items, sorted by length
 
 
 class SamplerError(DatasetError):
@@ -166,9 +169,59 @@ class PerfectBatchSampler(Sampler[int]):
         return self.n_batches * self.batch_size
 
 
+class BucketedBatchSampler(Sampler[int]):
+    """Batches of similar length: each epoch shuffles the items, sorts every run of `BUCKET_BATCHES` global
+    batches by length, cuts it into global batches and shuffles their order; rank r takes the r-th
+    `batch_size` items of each global batch. Every item is seen once per epoch (full batches only, the
+    same count as the default sampler); which items share a batch still changes from epoch to epoch.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, rank: int = 0, world_size: int = 1,
+                 seed: int = 0) -> None:
+        _check_sizes(len(lengths), batch_size, world_size)
+        self.lengths = torch.as_tensor(list(lengths), dtype=torch.float64)
+        self.batch_size, self.rank, self.world_size, self.seed = batch_size, rank, world_size, seed
+        self.n_batches = len(lengths) // (batch_size * world_size)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the buckets and batch order of this epoch."""
+        self.epoch = epoch
+
+    def global_batches(self) -> list[list[int]]:
+        """The epoch's global batches (`batch_size * world_size` items each), in training order."""
+        generator = _generator(self.seed, self.epoch)
+        order = torch.randperm(len(self.lengths), generator=generator)
+        size = self.batch_size * self.world_size
+        order = order[: self.n_batches * size]
+        batches = []
+        for start in range(0, len(order), BUCKET_BATCHES * size):
+            bucket = order[start: start + BUCKET_BATCHES * size]
+            bucket = bucket[torch.argsort(self.lengths[bucket], stable=True)]
+            batches += [bucket[i: i + size].tolist() for i in range(0, len(bucket), size)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+    def indices(self) -> list[int]:
+        """This rank's indices for the current epoch, batch after batch."""
+        lo, hi = self.rank * self.batch_size, (self.rank + 1) * self.batch_size
+        return [i for batch in self.global_batches() for i in batch[lo:hi]]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices())
+
+    def __len__(self) -> int:
+        return self.n_batches * self.batch_size
+
+
 def build_sampler(kind: str, languages: Sequence[str | None], batch_size: int, rank: int = 0,
-                  world_size: int = 1, seed: int = 0) -> ImbalancedSampler | PerfectBatchSampler:
-    """The `--sampler` named `kind` ("imbalanced" or "perfect") over items with these language labels."""
+                  world_size: int = 1, seed: int = 0, lengths: Sequence[int] | None = None,
+                  ) -> ImbalancedSampler | PerfectBatchSampler | BucketedBatchSampler:
+    """The `--sampler` named `kind` ("imbalanced" or "perfect" over items with these language labels,
+    "bucketed" over items with these `lengths`)."""
+    if kind == "bucketed":
+        if lengths is None:
+            raise SamplerError("--sampler bucketed: this model's data has no item lengths")
+        return BucketedBatchSampler(lengths, batch_size, rank, world_size, seed)
     if kind == "imbalanced":
         return ImbalancedSampler(languages, batch_size, rank, world_size, seed)
     if kind == "perfect":

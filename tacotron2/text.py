@@ -18,6 +18,8 @@ from common.text import (
     language_symbols,
     text_to_sequence,
 )
+from common.text.phonemes import prefetch_phonemes
+from common.text.symbol_sets import table_from_texts
 from common.text.symbols import PAD
 
 # ------------------------------------------------------------------------------- vocabulary
@@ -36,6 +38,15 @@ def cleaners_for(language: str | None, text_cleaners: Sequence[str]) -> list[str
     if language in SUPPORTED_LANGUAGES:
         return [cleaner_for_language(language)]
     return list(text_cleaners)
+
+
+def phoneme_symbols(filelist: str | Path, text_cleaners: Sequence[str]) -> list[str]:
+    """The symbol table of a phoneme model (`--text-cleaners ipa_cleaners`): "_" (pad), then every
+    character of the cleaned transcripts of `filelist` in code-point order. Deterministic, so every rank
+    and run builds the same table."""
+    texts = [entry.text for entry in read_filelist(filelist)]
+    prefetch_phonemes(texts, text_cleaners)
+    return list(table_from_texts(texts, list(text_cleaners)))
 
 
 def build_vocabulary(filelist: str | Path, text_cleaners: Sequence[str]) -> Vocabulary:

@@ -1,4 +1,4 @@
-"""Language-balanced samplers: exact balance, proportions, determinism, DDP shards, batch-size errors."""
+"""Samplers: language balance, proportions, length buckets, determinism, DDP shards, batch-size errors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 
 from common.data import DatasetError
 from tacotron2.samplers import (
+    BucketedBatchSampler,
     ImbalancedSampler,
     PerfectBatchSampler,
     SamplerError,
@@ -133,3 +134,39 @@ def test_samplers_yield_valid_indices():
         assert len(indices) == len(sampler)
         assert all(0 <= i < len(LABELS) for i in indices)
         assert torch.tensor(indices).dtype == torch.int64
+
+
+def _padding_efficiency(lengths: list[int], indices: list[int], batch_size: int) -> float:
+    batches = [indices[i: i + batch_size] for i in range(0, len(indices), batch_size)]
+    used = sum(lengths[i] for batch in batches for i in batch)
+    return used / sum(max(lengths[i] for i in batch) * len(batch) for batch in batches)
+
+
+def test_bucketed_batches_waste_little_padding_and_see_every_item_once():
+    generator = torch.Generator().manual_seed(3)
+    lengths = (20 + torch.rand(1000, generator=generator) * 300).long().tolist()
+    sampler = BucketedBatchSampler(lengths, batch_size=8, seed=1)
+    indices = sampler.indices()
+    assert len(indices) == len(sampler) == 1000 and sorted(indices) == list(range(1000))
+    shuffled = torch.randperm(1000, generator=generator).tolist()
+    # uniform lengths 20..320: random batches of 8 use about 60 % of their padded size, buckets over 95 %
+    assert _padding_efficiency(lengths, shuffled, 8) < 0.7
+    assert _padding_efficiency(lengths, indices, 8) > 0.95
+    sampler.set_epoch(1)
+    assert sampler.indices() != indices, "a new epoch gives new batches"
+    sampler.set_epoch(0)
+    assert sampler.indices() == indices, "deterministic per (seed, epoch)"
+
+
+def test_bucketed_ddp_ranks_split_each_global_batch():
+    lengths = list(range(50, 0, -1)) * 2
+    ranks = [BucketedBatchSampler(lengths, 4, rank, 2, seed=7) for rank in range(2)]
+    a, b = (r.indices() for r in ranks)
+    assert len(a) == len(b) == 48 and not set(a) & set(b)
+    for start in range(0, 48, 4):  # the two ranks' k-th batches are one global batch of similar lengths
+        together = [lengths[i] for i in a[start: start + 4] + b[start: start + 4]]
+        assert max(together) - min(together) <= 12
+    assert isinstance(build_sampler("bucketed", [None] * 100, 4, 0, 2, seed=7, lengths=lengths),
+                      BucketedBatchSampler)
+    with pytest.raises(SamplerError, match="no item lengths"):
+        build_sampler("bucketed", [None] * 100, 4)

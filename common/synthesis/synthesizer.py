@@ -154,6 +154,8 @@ class Synthesizer:
         # and language of phrases that name none, and the per-language text front end with language tags.
         self.speaker, self.language = speaker, language
         self.text_encoder: MultilingualTextEncoder | None = None
+        if isinstance(tacotron2, MultilingualTacotron2) and tacotron2.text_cleaners:
+            self.text_cleaners = list(tacotron2.text_cleaners)  # the model's own front end (e.g. IPA)
         if isinstance(tacotron2, MultilingualTacotron2) and (tacotron2.languages or tacotron2.symbols):
             self.text_encoder = MultilingualTextEncoder(tacotron2.symbols, tacotron2.languages,
                                                         self.text_cleaners)

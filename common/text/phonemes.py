@@ -16,13 +16,16 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from common.text.cleaners import register_cleaner
 from common.text.lang import SUPPORTED_LANGUAGES, spoken_form
 from common.text.lang.amharic import ETHIOPIC_PUNCTUATION
 
-__all__ = ["ESPEAK_VOICES", "PhonemizerError", "espeak_voice", "ipa_cleaners", "phonemize", "phonemize_many"]
+__all__ = [
+    "ESPEAK_VOICES", "PhonemizerError", "espeak_voice", "ipa_cleaners", "phonemize", "phonemize_many",
+    "prefetch_phonemes",
+]
 
 # espeak-ng voice per language code (the voices the offline corpus speaks with).
 ESPEAK_VOICES = {"en": "en-us", "fr": "fr-fr", "de": "de", "es": "es", "ko": "ko", "am": "am"}
@@ -57,11 +60,12 @@ def espeak_voice(language: str) -> str:
 
 
 def _run_espeak(voice: str, lines: list[str]) -> list[str]:
-    """Phonemize one piece per line; espeak-ng ends a clause at each line break of its input."""
+    """Phonemize one piece per output line: a blank line between pieces ends a paragraph, which espeak-ng
+    always answers with a line break (a single line break it may join to the next line)."""
     cmd = [find_espeak(), "-q", "--ipa", "-v", voice, "--stdin"]
     try:
         proc = subprocess.run(
-            cmd, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=_TIMEOUT_S,
+            cmd, input="\n\n".join(lines) + "\n", capture_output=True, text=True, timeout=_TIMEOUT_S,
             check=False,
         )
     except subprocess.TimeoutExpired as err:
@@ -131,6 +135,14 @@ def phonemize(text: str, language: str = "en", *, normalize: bool = True) -> str
     espeak-ng is missing or lacks the voice.
     """
     return phonemize_many([text], language, normalize=normalize)[0]
+
+
+def prefetch_phonemes(texts: Sequence[str], cleaner_names: Sequence[str]) -> None:
+    """Phonemize ``texts`` in one espeak-ng run when the first cleaner is an IPA one, so the per-line
+    cleaning that follows hits the cache (a dataset of 1,000 lines: one process, not 1,000)."""
+    if texts and cleaner_names and cleaner_names[0].startswith("ipa_cleaners"):
+        language = cleaner_names[0].removeprefix("ipa_cleaners").removeprefix("_") or "en"
+        phonemize_many(texts, language)
 
 
 @register_cleaner("ipa_cleaners")
