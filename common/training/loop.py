@@ -534,7 +534,7 @@ class Trainer:
                 "sampler": {"seed": self.args.seed or 0, "next_epoch": epoch + 1},
                 "world_size": self.info.world_size,
                 "cpu_threads": torch.get_num_threads(),  # CPU results are bitwise only at the same count
-                PLAN_KEY: self.finetune.record(),  # resumes follow it (common/training/finetune.py)
+                PLAN_KEY: self.finetune.record(),  # resumes follow it (common/training/finetune/)
             }
             if position is not None:
                 state["position"] = {**position, "order": [pos["order"] for _, pos in states]}

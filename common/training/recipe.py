@@ -49,7 +49,7 @@ Merges = tuple[dict[str, Any], dict[str, str]]
 
 @dataclass(frozen=True)
 class FineTuneRules:
-    """A model's answers to fine-tuning (common/training/finetune.py).
+    """A model's answers to fine-tuning (common/training/finetune/).
 
     symbol_embedding: the parameter whose rows are the input symbols (grown by `--extend-vocabulary`, its
     original rows kept frozen), or None for a model without text input. speaker_embedding: the parameter
