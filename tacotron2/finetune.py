@@ -1,7 +1,7 @@
 """Tacotron 2's fine-tuning tables: which tensors hold symbols, speakers and languages, and the merges that
 carry a single- or multi-speaker checkpoint into a conditioned model (`MultilingualTacotron2`).
 
-The trainer's model-agnostic fine-tuning (common/training/finetune.py) gets them through
+The trainer's model-agnostic fine-tuning (common/training/finetune/) gets them through
 `Tacotron2Recipe.finetune_rules` (tacotron2/recipe.py).
 """
 

@@ -11,7 +11,7 @@ The methods, in the order a training run calls them:
 3. `build(config)`: the module (a checkpoint's `config` rebuilds it); `configure(model, args)` applies the
    runtime options that are not constructor keywords (e.g. which decoder loop to run).
 4. `finetune_rules()`: which parameters hold symbol and speaker rows, and the merges that carry a
-   checkpoint of another shape into the model (`--warm-start`, common/training/finetune.py).
+   checkpoint of another shape into the model (`--warm-start`, common/training/finetune/).
 5. `optimizers(model, parameters, args)`: named optimizers; `schedulers(optimizers, args)`: named learning
    rate schedulers, stepped once per epoch (without any, the trainer applies `--anneal-steps`).
 6. `dataset(args, filelist, config, training)`, `collate(args, training)`, `sampler(...)`,
