@@ -49,6 +49,9 @@ def model_config(args: argparse.Namespace, vocabulary: Any = None) -> dict:
     reference, the decoder that can be fed its own output).
     """
     config = {key: getattr(args, key) for key in MODEL_KEYS}
+    # --text-cleaners is a general flag: a Tacotron 2 parser built on a bare parent (the model's own flags
+    # only, as tests build it) has none, and then no phoneme input
+    cleaners = getattr(args, "text_cleaners", None) or ()
     if is_conditioned(args):
         if vocabulary is None:
             vocabulary = build_vocabulary(args.training_files, args.text_cleaners)
@@ -60,9 +63,9 @@ def model_config(args: argparse.Namespace, vocabulary: Any = None) -> dict:
             generator_bottleneck_dim=args.generator_bottleneck_dim,
             speaker_classifier_hidden_dim=classifier, reversal_lambda=args.reversal_lambda,
         )
-    elif uses_teacher_forcing_schedule(args) or uses_phonemes(args.text_cleaners):
+    elif uses_teacher_forcing_schedule(args) or uses_phonemes(cleaners):
         config.update(EXTENSION_DEFAULTS)
-        if uses_phonemes(args.text_cleaners):
+        if uses_phonemes(cleaners):
             symbols = phoneme_symbols(args.training_files, args.text_cleaners)
             config.update(n_symbols=len(symbols), symbols=symbols, text_cleaners=list(args.text_cleaners))
     return config

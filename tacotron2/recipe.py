@@ -107,6 +107,22 @@ class Tacotron2Recipe(ModelRecipe):
         """The text batch's first dimension."""
         return x[0].size(0)
 
+    def rejected_items(self, dataset: torch.utils.data.Dataset) -> list:
+        """Transcripts left out under --skip-bad-files (no known symbol)."""
+        return list(dataset.rejected)
+
+    def criterion_step(self, criterion: Tacotron2Criterion, step: int) -> None:
+        """The guided-attention weight decays per optimizer step."""
+        criterion.set_step(step)
+
+    def loss_parts(self, criterion: Tacotron2Criterion) -> dict[str, float]:
+        """mel, postnet mel and gate terms (and guided attention, the speaker classifier when on)."""
+        return criterion.last_parts
+
+    def loss_metrics(self, criterion: Tacotron2Criterion) -> dict[str, float]:
+        """The adversarial speaker classifier's accuracy, when there is one."""
+        return criterion.last_metrics if isinstance(criterion, SpeakerAdversarialCriterion) else {}
+
     def step_hook(self, model: nn.Module, args: argparse.Namespace, step: int, rank: int) -> dict[str, float]:
         """Apply --decoder-impl, then set this step's teacher-forcing ratio (seeded per step and rank, so
         resumed runs match)."""

@@ -55,6 +55,10 @@ class WaveGlowRecipe(ModelRecipe):
         """((mel, audio), audio, samples) on the device."""
         return data_function.batch_to_device(batch, device, skip_bad)
 
+    def start_epoch(self, dataset: torch.utils.data.Dataset, epoch: int) -> None:
+        """Each epoch draws its own random segments (a function of seed, epoch and item)."""
+        dataset.set_epoch(epoch)
+
     def batch_size_of(self, x: Any) -> int:
         """The audio batch's first dimension."""
         return x[1].size(0)

@@ -268,7 +268,7 @@ class Trainer:
         trainset = spec.dataset(args, args.training_files, self.config)
         valset = spec.dataset(args, args.validation_files, self.config, training=False)
         self.skips = SkipReport()  # utterances left out, named in skipped.txt beside the run log
-        self.skips.add([*getattr(trainset, "rejected", []), *getattr(valset, "rejected", [])])
+        self.skips.add([*spec.rejected_items(trainset), *spec.rejected_items(valset)])
         self.notes_shown: set[str] = set()
         batches = spec.sampler(trainset, args, self.info.rank, self.info.world_size)
         self.train_loader, self.train_sampler = make_loader(trainset, spec.collate(args, True), args,
@@ -373,8 +373,7 @@ class Trainer:
         all-reduce yet.
         """
         self.val_batches = None  # the last validation no longer describes the weights
-        if hasattr(self.criterion, "set_step"):
-            self.criterion.set_step(self.global_step)
+        self.spec.criterion_step(self.criterion, self.global_step)
         # per-step hooks: the model's (e.g. the teacher-forcing ratio) and the criterion's extra metrics
         self.step_metrics: dict[str, float] = {}
         self.step_metrics.update(self.spec.step_hook(self.model, self.args, self.global_step, self.info.rank))
@@ -386,7 +385,7 @@ class Trainer:
             with autocast_context(self.args, self.device):
                 y_pred = self.ddp_model(x)
                 loss = self.criterion(y_pred, y)
-            for name, value in getattr(self.criterion, "last_metrics", {}).items():
+            for name, value in self.spec.loss_metrics(self.criterion).items():
                 self.step_metrics[f"train_{name}"] = value  # this rank's value
             # the loss is reduced over ranks, so every rank skips together
             loss_value = reduce_mean(loss.detach(), self.info)
@@ -619,8 +618,7 @@ class Trainer:
             self.train_sampler.set_epoch(epoch)
             set_loader_epoch(self.train_loader, args.seed or 0, epoch)
             dataset = self.train_loader.dataset
-            if hasattr(dataset, "set_epoch"):
-                dataset.set_epoch(epoch)
+            self.spec.start_epoch(dataset, epoch)  # e.g. a dataset that draws its segments per epoch
             first = self.check_position(epoch)
             self.train_sampler.skip(first * args.batch_size)
             epoch_start = time.perf_counter()
@@ -681,7 +679,7 @@ class Trainer:
                         losses.append(loss_value)
                     if grad_norm is not None:
                         data["grad_norm"] = grad_norm
-                    for part, value in getattr(self.criterion, "last_parts", {}).items():
+                    for part, value in self.spec.loss_parts(self.criterion).items():
                         data[f"train_loss_{part}"] = value  # this rank's terms (the total is averaged)
                     data.update(getattr(self, "step_metrics", {}))  # from train_step's per-step hooks
                     self.log.log((epoch, i), data)

@@ -16,7 +16,9 @@ The methods, in the order a training run calls them:
    rate schedulers, stepped once per epoch (without any, the trainer applies `--anneal-steps`).
 6. `dataset(args, filelist, config, training)`, `collate(args, training)`, `sampler(...)`,
    `batch_to_device(batch, device, skip_bad)` -> (x, y, items) and `batch_size_of(x)`.
-7. `criterion(args)`: the loss; `step_hook(model, args, step, rank)` runs before every training step.
+7. `criterion(args)`: the loss; `step_hook(model, args, step, rank)` runs before every training step,
+   `criterion_step` tells the loss its step, `loss_parts` / `loss_metrics` give what to log of it;
+   `rejected_items(dataset)` and `start_epoch(dataset, epoch)` are the dataset's hooks.
 8. `train_step(step)`: `None` (the default) lets the trainer run the standard step: one forward, one loss,
    gradient accumulation, clipping, one optimizer. A model with several optimizers (a GAN vocoder, say)
    returns its losses from its own step instead (see `TrainStep`): e.g. a discriminator update with the
@@ -210,6 +212,25 @@ class ModelRecipe:
     def step_hook(self, model: nn.Module, args: argparse.Namespace, step: int, rank: int) -> dict[str, float]:
         """Called before every training step; returns metrics to log. Applies `configure` by default."""
         self.configure(model, args)
+        return {}
+
+    def rejected_items(self, dataset: torch.utils.data.Dataset) -> list:
+        """The `BadItem`s the dataset left out when it was built (listed in skipped.txt); none by default."""
+        return []
+
+    def start_epoch(self, dataset: torch.utils.data.Dataset, epoch: int) -> None:
+        """Called on the training set before every epoch (e.g. to draw that epoch's segments)."""
+
+    def criterion_step(self, criterion: Callable, step: int) -> None:
+        """Tell the criterion the optimizer step the next batch belongs to (e.g. a decaying loss weight)."""
+
+    def loss_parts(self, criterion: Callable) -> dict[str, float]:
+        """The terms of the last training loss, logged as `train_loss_<name>` (this rank's); none by
+        default."""
+        return {}
+
+    def loss_metrics(self, criterion: Callable) -> dict[str, float]:
+        """Other values of the last training loss (e.g. a classifier's accuracy), logged as `train_<name>`."""
         return {}
 
     def val_metrics(self, x: Any, y_pred: Any) -> dict[str, float]:
