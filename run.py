@@ -9,26 +9,31 @@ reference's name, so the reference's commands paste unchanged.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+from common import logger as runlog
+from common import training
 from common.arg_parser import REQUIRED, parse_args, training_parser
+from common.audio import AudioError
+from common.checkpoint import CheckpointError
+from common.data import DatasetError
+from common.distributed import cleanup
+from common.divergence import DivergenceError
+from common.elastic import launcher_rank, peer_error
+from common.filelist import FilelistError
+from common.io_errors import OutputError, output_errors
+from common.logger import LoggerError
+from common.models import get_model_spec
+from common.run_lock import RunLockError
+from common.text.cleaners import UnknownCleanerError
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors caused by input (files, flags, checkpoints): reported in one line, without a traceback."""
-    from common.audio import AudioError
-    from common.checkpoint import CheckpointError
-    from common.data import DatasetError
-    from common.divergence import DivergenceError
-    from common.filelist import FilelistError
-    from common.io_errors import OutputError
-    from common.logger import LoggerError
-    from common.run_lock import RunLockError
-    from common.text.cleaners import UnknownCleanerError
-
     return (AudioError, CheckpointError, DatasetError, DivergenceError, FilelistError, LoggerError,
-            OutputError, RunLockError, UnknownCleanerError)
+            OutputError, RunLockError, UnknownCleanerError, training.TrainingSetupError)
 
 
 def program_name() -> str:
@@ -43,8 +48,6 @@ def build_parser(argv: list[str], prog: str = "run.py") -> tuple[argparse.Argume
     known, _ = base.parse_known_args(argv)
     name = known.model_name
     if name is None and known.config_file:
-        import json
-
         try:
             name = json.loads(Path(known.config_file).read_text()).get("model_name")
         except (OSError, ValueError, AttributeError):
@@ -53,8 +56,6 @@ def build_parser(argv: list[str], prog: str = "run.py") -> tuple[argparse.Argume
         parser = training_parser(add_help=True)
         parser.prog = prog
         return parser, None
-    from common.models import get_model_spec
-
     spec = get_model_spec(name)
     parser = spec.parser(training_parser(add_help=False), True)
     parser.prog = f"{prog} -m {name}"
@@ -72,16 +73,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     args = parse_args(parser, argv, REQUIRED)
-    from common.distributed import cleanup
-    from common.elastic import launcher_rank, peer_error
-    from common.io_errors import output_errors
-    from common.models import get_model_spec
-    from common.training import train
-
     label = f"{prog}: error (rank {launcher_rank(args)})"
     try:
         with output_errors("-o/--output"):  # a full disk or an unwritable folder: one line
-            train(args, get_model_spec(name))
+            training.train(args, get_model_spec(name))  # looked up here: tests replace it
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
@@ -95,8 +90,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         print(f"{label}: {message}", file=sys.stderr)
         return 1
     finally:
-        from common import logger as runlog
-
         runlog.get_logger().close()
         cleanup()
     return 0

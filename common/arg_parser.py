@@ -44,7 +44,8 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
     general.add_argument("-o", "--output", help="folder for checkpoints and logs (required)")
     general.add_argument("-d", "--dataset-path", default="./",
                          help="root that filelist paths are relative to")
-    general.add_argument("-m", "--model-name", help="Tacotron2 or WaveGlow (required)")
+    general.add_argument("-m", "--model-name",
+                         help="the model to train, a name registered in common/models.py (required)")
     general.add_argument("--log-file", default="nvlog.json", help="run log name, inside --output")
     general.add_argument("--tensorboard-dir", default=None, help="also log scalars for TensorBoard here")
     general.add_argument("--anneal-steps", nargs="*", type=int, default=None,
@@ -103,9 +104,9 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
                                  "optimizer, epoch 0), reporting what was loaded, re-initialised and ignored")
     finetuning.add_argument("--ignore-layers", nargs="+", default=[], metavar="PATTERN",
                             help="with --warm-start: parameters to keep freshly initialised (fnmatch-style, "
-                                 "e.g. embedding.weight 'decoder.linear_projection.*', or a module prefix)")
+                                 "e.g. 'NAME.*', an exact parameter name, or a module prefix)")
     finetuning.add_argument("--freeze", nargs="+", default=[], metavar="MODULE",
-                            help="modules not to train (e.g. encoder postnet decoder.prenet): no gradient, "
+                            help="modules not to train (names or prefixes, e.g. MODULE.SUB): no gradient, "
                                  "not in the optimizer, BatchNorm statistics kept")
     finetuning.add_argument("--extend-vocabulary", nargs="+", default=[], metavar="LANG",
                             help="with --warm-start: append these languages' symbols to the checkpoint's "

@@ -58,12 +58,12 @@ def split_bad(items: list) -> tuple[list, list[BadItem], list[str]]:
     return good, bad, notes
 
 
-# kinds of BadItem that a flag asked for (--max-mel-length): skipped without --skip-bad-files
+# kinds of BadItem that a flag asked for (a model's length limit): skipped without --skip-bad-files
 REQUESTED_SKIPS = ("too_long",)
 
 
 def check_bad(bad: list[BadItem], skip: bool) -> int:
-    """Raise for the first bad item unless skipping (or its skip was asked for, as by --max-mel-length);
+    """Raise for the first bad item unless skipping (or its skip was asked for, as by a length limit);
     return how many were skipped."""
     errors = [item for item in bad if item.kind not in REQUESTED_SKIPS]
     if errors and not skip:

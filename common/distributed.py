@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from common.elastic import join_process_group
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -48,8 +50,6 @@ def resolve_ranks(args: argparse.Namespace) -> tuple[int, int, int]:
 def init_distributed(args: argparse.Namespace) -> DistInfo:
     """Pick the device and, for world size > 1, join the process group (common/elastic.py: a store prefix
     per torchrun restart, Gloo connection retries, waits bounded by --dist-timeout)."""
-    from common.elastic import join_process_group
-
     rank, world, local = resolve_ranks(args)
     use_cuda = torch.cuda.is_available() and not getattr(args, "cpu", False)
     if use_cuda:

@@ -9,6 +9,7 @@ Errors name the file and line, so a bad corpus is fixed in one look.
 
 from __future__ import annotations
 
+import argparse
 import codecs
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -163,8 +164,6 @@ def select(entries: Iterable[FilelistEntry], languages: Iterable[str] | None = N
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m common.filelist filter IN OUT [--language en] [--speaker s0] [--single]`."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m common.filelist", description="Filter a filelist.")
     sub = parser.add_subparsers(dest="command", required=True)
     flt = sub.add_parser("filter", help="keep the lines of some languages and/or speakers")

@@ -32,6 +32,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+import inference
+from common.benchmarks import infer as benchmark_infer
+from common.benchmarks import train as benchmark_train
+from common.benchmarks.infer import TACOTRON2_CONFIGS, WAVEGLOW_CONFIGS
+from common.export.cli import export_checkpoints
+from common.models import get_model_spec
+from multiproc import free_port
+from tacotron2.model import Tacotron2
+from waveglow.model import WaveGlow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,9 +105,6 @@ class GpuCheck:
 
     # ------------------------------------------------------------------ sections
     def train_throughput(self, model: str, precision: str) -> dict[str, Any]:
-        from common import benchmark_train
-        from common.models import get_model_spec
-
         if precision in ("amp", "tf32"):
             self.need_cuda(f"{precision} training" if precision == "tf32" else "fp16 autocast + GradScaler")
         flags = QUICK_FLAGS[model] if self.args.quick else FULL_FLAGS[model]
@@ -112,9 +121,6 @@ class GpuCheck:
                 "step_s": round(record["train_step_time_median"], 4), "batch": args.batch_size}
 
     def fast_vs_eager(self, model: str, mode: str) -> dict[str, Any]:
-        from common import benchmark_train
-        from common.models import get_model_spec
-
         full = {"Tacotron2": ["--batch-size", "1" if mode == "infer" else "48", "--text-length", "128",
                               "--mel-length", "200" if mode == "infer" else "600"],
                 "WaveGlow": ["--batch-size", "1", "--wn-channels", "256", "--mel-length", "80"]}
@@ -129,13 +135,9 @@ class GpuCheck:
                 "fast_items_per_sec": round(record[f"fast_{mode}_items_per_sec"], 1)}
 
     def ddp(self) -> dict[str, Any]:
-        import torch.distributed as dist
-        from torch.nn.parallel import DistributedDataParallel
-
         backend = "nccl" if self.cuda else "gloo"
         if not self.cuda and not self.args.quick:
             raise Skip("nccl needs CUDA")
-        from multiproc import free_port
 
         dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1)
         try:
@@ -161,8 +163,6 @@ class GpuCheck:
             dist.destroy_process_group()
 
     def latency(self, precision: str, batch: int) -> dict[str, Any]:
-        from common import benchmark_infer
-
         if precision == "fp16":
             self.need_cuda("fp16 inference")
         quick = ["--tacotron2-config", "small", "--waveglow-config", "small", "--decoder-steps", "2",
@@ -178,10 +178,6 @@ class GpuCheck:
 
     def checkpoints(self) -> tuple[Path, Path]:
         """Random-weight Tacotron 2 and WaveGlow (WN 256) checkpoints in the suite's layout."""
-        from common.benchmark_infer import TACOTRON2_CONFIGS, WAVEGLOW_CONFIGS
-        from tacotron2.model import Tacotron2
-        from waveglow.model import WaveGlow
-
         folder = self.out / "checkpoints"
         folder.mkdir(parents=True, exist_ok=True)
         size = "small" if self.args.quick else "full"
@@ -197,8 +193,6 @@ class GpuCheck:
         return paths
 
     def inference_cli(self) -> dict[str, Any]:
-        import inference
-
         if not self.cuda and not self.args.quick:
             raise Skip("inference.py --fp16 needs CUDA")
         t2, wg = self.checkpoints()
@@ -212,12 +206,11 @@ class GpuCheck:
         return {"fp16": self.cuda, "wavs": len(list((self.out / "speech_fp16").glob("*.wav")))}
 
     def export(self, fmt: str) -> dict[str, Any]:
-        from common.export.cli import export_checkpoints
-
         if not self.cuda and not self.args.quick:
             raise Skip("fp16 exports need CUDA")
         if fmt == "onnx":
             try:
+                # deferred: optional dependency (onnx): the check reports it missing
                 import onnx  # noqa: F401
             except ImportError as err:
                 raise Skip("the onnx package is not installed") from err

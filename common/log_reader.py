@@ -185,7 +185,10 @@ def plot_metrics(
     nvlog_path: str | Path, metrics: Sequence[str], out_png: str | Path, title: str | None = None
 ) -> Path:
     """Plot each metric of a run log in its own subplot against running iteration (or epoch); save PNG."""
+    # deferred: matplotlib is slow to import; only plotting needs it
     from matplotlib.figure import Figure  # headless: a bare Figure renders with Agg, no pyplot state
+
+    # deferred: matplotlib is slow to import; only plotting needs it
     from matplotlib.ticker import MaxNLocator
 
     nvlog_path = Path(nvlog_path)

@@ -180,6 +180,7 @@ class RunLogger:
     @staticmethod
     def _open_tensorboard(directory: Path) -> Any:
         try:
+            # deferred: optional dependency (tensorboard, only with --tensorboard-dir)
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:
             raise LoggerError(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -32,7 +33,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from common.evaluation.intelligibility import IntelligibilityReport
 from common.filelist import read_filelist, write_filelist
+from common.log_reader import NvlogError, plot_metrics, read_nvlog
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,8 +70,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def latest(nvlog: Path) -> dict:
     """The last epoch record of a run log (empty while there is none)."""
-    from common.log_reader import NvlogError, read_nvlog
-
     try:
         records = read_nvlog(nvlog)
     except (NvlogError, OSError):
@@ -164,8 +165,6 @@ def main(argv: list[str] | None = None) -> int:
         "--max-decoder-steps", "300", "--log-file", str(out / "intelligibility/nvlog.json")],
         logs / "intelligibility.log")
 
-    from common.log_reader import plot_metrics
-
     plot_metrics(t2_out / "nvlog.json", ["train_loss", "val_loss", "val_attention_focus"],
                  out / "tacotron2_loss.png", title="Tacotron 2 (quickstart)")
     if waveglow:
@@ -225,11 +224,6 @@ def write_summary(out: Path, data: Path, times: dict[str, float], total: float, 
 
 def intelligibility_lines(curve_json: Path) -> list[str]:
     """The summary's intelligibility bullet: the last checkpoint's scores, the ceiling, and the target."""
-    import os
-    import platform
-
-    from common.evaluation.intelligibility import IntelligibilityReport
-
     try:
         data = json.loads(curve_json.read_text())
         last, ceiling = data["points"][-1], data["ceiling"]

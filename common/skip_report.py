@@ -1,5 +1,5 @@
-"""The skip report of a training run: every utterance left out under `--skip-bad-files` or
-`--max-mel-length`, counted by kind and named in `skipped.txt` (`file:line: reason`) beside the run log.
+"""The skip report of a training run: every utterance left out under `--skip-bad-files` or a
+model's length limit, counted by kind and named in `skipped.txt` (`file:line: reason`) beside the run log.
 
 An utterance is listed once however many epochs skip it; the counts are of distinct utterances.
 """

@@ -1,4 +1,4 @@
-"""STFT, the Tacotron 2 mel front end, and Griffin-Lim phase reconstruction.
+"""STFT, the NGC reference's log-mel front end (`MelSTFT`), and Griffin-Lim phase reconstruction.
 
 Pure torch, so the same code runs on CPU and GPU and under autograd. Conventions match the reference:
 periodic Hann window, reflect padding of ``filter_length // 2`` on both sides (one second at 22050 Hz
@@ -14,7 +14,7 @@ import torch
 
 __all__ = [
     "STFT",
-    "TacotronSTFT",
+    "MelSTFT",
     "dynamic_range_compression",
     "dynamic_range_decompression",
     "griffin_lim",
@@ -139,8 +139,8 @@ class STFT(torch.nn.Module):
         return self.inverse(magnitude, phase, length=audio.shape[-1])
 
 
-class TacotronSTFT(torch.nn.Module):
-    """Log-mel front end of Tacotron 2 / WaveGlow, and its approximate inverse to linear magnitudes."""
+class MelSTFT(torch.nn.Module):
+    """The log-mel front end the models are trained on, and its approximate inverse to linear magnitudes."""
 
     def __init__(
         self,
@@ -259,7 +259,7 @@ def griffin_lim(
 
 def mel_to_audio(
     mel_log: torch.Tensor,
-    taco_stft: TacotronSTFT,
+    mel_stft: MelSTFT,
     n_iters: int = 60,
     power: float = 1.2,
     seed: int | None = 0,
@@ -271,6 +271,6 @@ def mel_to_audio(
     result to ``save_wav(..., normalize=True)`` or scale it yourself.
     """
     single = mel_log.dim() == 2
-    magnitude = taco_stft.mel_to_linear(mel_log.unsqueeze(0) if single else mel_log)
-    audio = griffin_lim(magnitude**power, taco_stft.stft_fn, n_iters=n_iters, seed=seed)
+    magnitude = mel_stft.mel_to_linear(mel_log.unsqueeze(0) if single else mel_log)
+    audio = griffin_lim(magnitude**power, mel_stft.stft_fn, n_iters=n_iters, seed=seed)
     return audio[0] if single else audio

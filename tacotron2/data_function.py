@@ -1,37 +1,37 @@
 """Tacotron 2 data: filelist -> (text ids, mel) items -> padded batches with gate targets.
 
 Items come from wavs (mel computed on the fly) or, with `--load-mel-from-disk`, from precomputed `.pt`
-mels (common/prepare_mels.py). Transcripts are encoded once, up front, so a transcript without a single
-known symbol is reported before training starts, with its file and line.
+mels (common/data_tools/prepare_mels.py). Transcripts are encoded once, up front, so a transcript without
+a single known symbol is reported before training starts, with its file and line.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 
 from common.audio import load_wav
+from common.audio_config import AudioConfig
 from common.checkpoint import load_untrusted
 from common.data import BadItem, DatasetError, NotedItem, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
-from common.stft import TacotronSTFT
 from common.text import (
-    SUPPORTED_LANGUAGES,
     SymbolTable,
-    clean_text,
-    cleaner_for_language,
-    language_symbols,
     text_to_sequence,
 )
 from common.text.phonemes import prefetch_phonemes
-from common.text.symbol_sets import table_from_texts
-from common.text.symbols import PAD
+from tacotron2.batch import ConditionedInputs, ConditionedTargets, Inputs, Targets
+from tacotron2.config import is_conditioned
 from tacotron2.loss_function import gate_target_from_lengths
+from tacotron2.text import (  # noqa: F401  (public here too)
+    Vocabulary,
+    build_vocabulary,
+    cleaners_for,
+    phoneme_symbols,
+)
 
 
 class TextMelLoader(Dataset):
@@ -51,8 +51,9 @@ class TextMelLoader(Dataset):
         self.load_mel_from_disk = load_mel_from_disk
         self.n_mel_channels = n_mel_channels
         self.sampling_rate, self.max_wav_value = sampling_rate, max_wav_value
-        self.stft = TacotronSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
-                                 mel_fmin, mel_fmax)
+        self.audio = AudioConfig(sampling_rate, filter_length, hop_length, win_length, n_mel_channels,
+                                 mel_fmin, mel_fmax, max_wav_value)
+        self.stft = self.audio.make_stft()
         self.entries: list[FilelistEntry] = []
         self.texts: list[torch.Tensor] = []
         self.rejected: list[BadItem] = []  # transcripts left out under --skip-bad-files
@@ -173,8 +174,10 @@ class TextMelCollate:
         return batch
 
 
-def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = False):
-    """Model input x, loss target y and the number of mel frames, on `device`; None if the batch is empty."""
+def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = False,
+                    ) -> tuple[Inputs | ConditionedInputs, Targets | ConditionedTargets, int] | None:
+    """Model input x, loss target y (typed, tacotron2/batch.py) and the number of mel frames, on `device`;
+    None if the batch is empty."""
     check_bad(batch["bad"], skip_bad)
     if batch["size"] == 0:
         return None
@@ -184,12 +187,14 @@ def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = Fa
     mel = batch["mel_padded"].to(**to)
     gate = batch["gate_padded"].to(**to)
     output_lengths = batch["output_lengths"].to(**to)
-    x = (text, input_lengths, mel, mel.size(2), output_lengths)
-    y = (mel, gate, output_lengths, input_lengths)
     if "speaker_ids" in batch:  # conditioned: x gains (speaker_ids, language_ids), y the speaker targets
         speakers = batch["speaker_ids"].to(**to)
-        x = (*x, speakers, batch["language_ids"].to(**to))
-        y = (*y, speakers)
+        x = ConditionedInputs(text, input_lengths, mel, mel.size(2), output_lengths, speakers,
+                              batch["language_ids"].to(**to))
+        y = ConditionedTargets(mel, gate, output_lengths, input_lengths, speakers)
+    else:
+        x = Inputs(text, input_lengths, mel, mel.size(2), output_lengths)
+        y = Targets(mel, gate, output_lengths, input_lengths)
     return x, y, int(batch["output_lengths"].sum())
 
 
@@ -205,11 +210,10 @@ def get_dataset(args: argparse.Namespace, filelist: str | Path, config: dict | N
     --training-files. A plain model whose `config` has its own `symbols` (e.g. an extended vocabulary)
     maps text with that table.
     """
-    from tacotron2.arg_parser import is_conditioned
-
-    audio = (args.load_mel_from_disk, args.n_mel_channels, args.max_wav_value, args.sampling_rate,
-             args.filter_length, args.hop_length, args.win_length, args.mel_fmin, args.mel_fmax,
-             args.skip_bad_files)
+    settings = AudioConfig.from_args(args)  # the mel front end's settings, once
+    audio = (args.load_mel_from_disk, settings.n_mel_channels, settings.max_wav_value, settings.sampling_rate,
+             settings.filter_length, settings.hop_length, settings.win_length, settings.mel_fmin,
+             settings.mel_fmax, args.skip_bad_files)
     lengths = {"max_mel_length": args.max_mel_length if training else None,
                "long_mel_length": args.max_decoder_steps * args.n_frames_per_step}
     if is_conditioned(args) or (config and config.get("speakers")):
@@ -230,59 +234,6 @@ def get_collate_fn(args: argparse.Namespace, training: bool = True) -> TextMelCo
 
 
 # ------------------------------------------------------------------- multi-speaker, multilingual data
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """The id maps of a conditioned model: position = id. Saved in the checkpoint config."""
-
-    speakers: list[str]
-    languages: list[str]
-    symbols: list[str]
-
-
-def cleaners_for(language: str | None, text_cleaners: Sequence[str]) -> list[str]:
-    """The cleaners of a line: its language's own (`common.text.lang`), else `--text-cleaners`."""
-    if language in SUPPORTED_LANGUAGES:
-        return [cleaner_for_language(language)]
-    return list(text_cleaners)
-
-
-def phoneme_symbols(filelist: str | Path, text_cleaners: Sequence[str]) -> list[str]:
-    """The symbol table of a phoneme model (`--text-cleaners ipa_cleaners`): "_" (pad), then every
-    character of the cleaned transcripts of `filelist` in code-point order. Deterministic, so every rank
-    and run builds the same table."""
-    texts = [entry.text for entry in read_filelist(filelist)]
-    prefetch_phonemes(texts, text_cleaners)
-    return list(table_from_texts(texts, list(text_cleaners)))
-
-
-def build_vocabulary(filelist: str | Path, text_cleaners: Sequence[str]) -> Vocabulary:
-    """Speaker, language and symbol maps of a training filelist (path|text|speaker|language lines).
-
-    Speakers and languages are sorted names. Symbols: "_" (pad) then, in code-point order, the union of
-    every language's inventory (what its cleaner can output, so unseen words of a known language still
-    map) and every character of the cleaned transcripts. Deterministic: the same filelist gives the same
-    maps on every rank and run.
-    """
-    entries = read_filelist(filelist)
-    untagged = [e for e in entries if e.speaker is None or e.language is None]
-    if untagged:
-        raise DatasetError(
-            f"{untagged[0].where}: multi-speaker/multilingual training (--speaker-embedding-dim, "
-            "--language-embedding-dim, --encoder-type, --speaker-classifier-weight) needs "
-            "path|text|speaker|language lines"
-        )
-    speakers = sorted({e.speaker for e in entries})
-    languages = sorted({e.language for e in entries})
-    characters: set[str] = set()
-    for language in languages:
-        if language in SUPPORTED_LANGUAGES:
-            characters.update(language_symbols(language))
-    for entry in entries:
-        characters.update(clean_text(entry.text, cleaners_for(entry.language, text_cleaners)))
-    characters.discard(PAD)
-    return Vocabulary(speakers, languages, [PAD, *sorted(characters)])
-
 
 class MultilingualTextMelLoader(TextMelLoader):
     """Text-mel pairs with speaker and language ids: items are (text ids, mel, speaker id, language id).

@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from tacotron2.model import attention_dwell, attention_stop_steps
+from tacotron2.stopping import attention_dwell, attention_stop_steps, warn_unfinished
 
 IMPLS = ("eager", "fast")
 
@@ -415,8 +415,6 @@ def decoder_infer(decoder: nn.Module, memory: Tensor, memory_lengths: Tensor | N
                   stacklevel: int = 2) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Fast `Decoder.infer` (free running, no autograd): same arguments, outputs and stop rule, the same
     `decoder.last_unfinished` and MaxDecoderStepsWarning. Draws the generator as the eager loop does."""
-    from tacotron2.model import warn_unfinished
-
     with torch.no_grad():
         device_type = memory.device.type
         if torch.is_autocast_enabled(device_type):

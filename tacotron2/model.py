@@ -8,7 +8,6 @@ gate), `postnet` (5 conv+BatchNorm, residual). See REFERENCE.md, "Tacotron 2".
 from __future__ import annotations
 
 import math
-import warnings
 from typing import NamedTuple
 
 import torch
@@ -16,42 +15,17 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from tacotron2.fast_decoder import decoder_forward, decoder_infer
 from tacotron2.layers import ConvNorm, LinearNorm, lengths_to_mask
+from tacotron2.stopping import (  # noqa: F401  (public here too: tacotron2.model has always exported them)
+    ATTENTION_STOP_FRAMES,
+    MaxDecoderStepsWarning,
+    attention_dwell,
+    attention_stop_steps,
+    warn_unfinished,
+)
 
 GATE_PAD_LOGIT = 1e3  # gate logit written at padded decoder steps when mask_padding is on (as the reference)
-
-
-class MaxDecoderStepsWarning(UserWarning):
-    """Inference reached max_decoder_steps before the gate stopped some items of the batch."""
-
-
-def warn_unfinished(unfinished: list[int], max_decoder_steps: int, stacklevel: int = 2) -> None:
-    """Warn (MaxDecoderStepsWarning) that these batch items hit max_decoder_steps; nothing if none did."""
-    if unfinished:
-        warnings.warn(
-            f"Tacotron 2 reached max_decoder_steps={max_decoder_steps} before the gate stopped "
-            f"batch item(s) {unfinished}; their mels are truncated "
-            "(raise --max-decoder-steps or check the input text)",
-            MaxDecoderStepsWarning,
-            stacklevel=stacklevel + 1,
-        )
-
-
-# Inference ends an item once its attention peak has sat on the last input symbol for this many mel frames,
-# even if the gate has not fired (0 turns it off: the reference's gate-only rule). A decoder attribute set at
-# synthesis (`--attention-stop-frames`), not a constructor keyword: checkpoint configs stay the reference's.
-ATTENTION_STOP_FRAMES = 20
-
-
-def attention_stop_steps(frames: int, n_frames_per_step: int) -> int:
-    """Decoder steps of `frames` mel frames (rounded up); 0 when the attention stop is off."""
-    return -(-max(0, int(frames)) // n_frames_per_step)
-
-
-def attention_dwell(weights: Tensor, last_index: Tensor, dwell: Tensor) -> Tensor:
-    """Steps each item's attention peak has stayed on its last real input symbol (reset elsewhere)."""
-    at_end = weights.argmax(dim=1) >= last_index
-    return torch.where(at_end, dwell + 1, torch.zeros_like(dwell))
 
 
 class Tacotron2ConfigError(ValueError):
@@ -313,14 +287,10 @@ class Decoder(nn.Module):
 
     def _fast_forward(self, memory: Tensor, decoder_inputs: Tensor,
                       memory_lengths: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        from tacotron2.fast_decoder import decoder_forward
-
         return decoder_forward(self, memory, decoder_inputs, memory_lengths)
 
     def _fast_infer(self, memory: Tensor,
                     memory_lengths: Tensor | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        from tacotron2.fast_decoder import decoder_infer
-
         return decoder_infer(self, memory, memory_lengths, stacklevel=4)  # warn at Tacotron2.infer's caller
 
     def _frames_to_mel(self, frames: list[Tensor]) -> Tensor:

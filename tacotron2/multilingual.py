@@ -31,12 +31,8 @@ otherwise; ratio 1 (the default) is the reference's teacher-forced pass.
 from __future__ import annotations
 
 import math
-import re
-import warnings
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -45,11 +41,12 @@ from tacotron2.layers import LinearNorm, lengths_to_mask
 from tacotron2.model import (
     Decoder,
     Encoder,
-    MaxDecoderStepsWarning,
     Tacotron2,
     Tacotron2ConfigError,
     Tacotron2InputError,
 )
+from tacotron2.text import LanguageTagError, MultilingualTextEncoder, split_language_tags
+from tacotron2.validation import MEL_CEPSTRUM_ORDER, mel_cepstra, validation_mcd  # noqa: F401  (public here too)
 
 __all__ = [
     "ENCODER_TYPES",
@@ -634,172 +631,3 @@ def build_tacotron2(**config: Any) -> Tacotron2:
     if any(key in config for key in EXTENSION_DEFAULTS):
         return MultilingualTacotron2(**config)
     return Tacotron2(**config)
-
-
-# ------------------------------------------------------------------------------------------- validation
-
-MEL_CEPSTRUM_ORDER = 24
-
-
-def mel_cepstra(log_mel: Tensor | np.ndarray, order: int = MEL_CEPSTRUM_ORDER) -> np.ndarray:
-    """(n_mel, frames) natural-log mel magnitudes -> (frames, order + 1) mel cepstra.
-
-    The cepstrum is the DCT-II of each frame's log-mel vector L(m), m = 0..N-1, scaled so that
-    `L(m) = sum_k c_k cos(pi k (m + 1/2) / N)`: c_0 = mean(L), c_k = (2/N) sum_m L(m) cos(pi k (m + 1/2) / N).
-    With this scaling `mean_m dL(m)^2 = dc_0^2 + 1/2 sum_k>0 dc_k^2`, the same relation as between the
-    causal cepstra of common.evaluation.mcd and their log spectra, so `common.evaluation.mcd` (DTW, c0
-    excluded, 10 sqrt(2) / ln 10 dB per unit distance) applied to these gives the RMS difference in dB of
-    the two mel spectra's shapes (levels excluded, cepstra truncated at `order`).
-    """
-    mel = torch.as_tensor(log_mel).detach().to("cpu", torch.float64).numpy()
-    n_mel = mel.shape[0]
-    order = min(order, n_mel - 1)
-    k = np.arange(order + 1)[:, None]
-    m = np.arange(n_mel)[None, :]
-    basis = np.cos(np.pi * k * (m + 0.5) / n_mel)
-    scale = np.full((order + 1, 1), 2.0 / n_mel)
-    scale[0] = 1.0 / n_mel
-    return ((basis * scale) @ mel).T
-
-
-def validation_mcd(model: Tacotron2, dataset: Any, n_utterances: int, device: torch.device | str = "cpu",
-                   rank: int = 0, world_size: int = 1, seed: int = 0,
-                   max_length_ratio: float = 2.0) -> tuple[float, int]:
-    """Sum and count of the mel MCD (dB) of free-running synthesis against the target mels.
-
-    Uses this rank's share (index % world_size == rank) of the first `n_utterances` items of `dataset`
-    (items (text ids, mel[, speaker id, language id]); unloadable ones are skipped). Decoding stops at
-    the gate or at `max_length_ratio` times the target length, so an untrained gate cannot stall
-    validation. The MCD is `common.evaluation.mcd` on `mel_cepstra` of the predicted and target mels:
-    computed from the mels directly (no vocoder, no Griffin-Lim), DTW-aligned, c0 excluded. The random
-    streams (prenet dropout) are forked and seeded with `seed`, so training randomness is untouched and
-    the value is reproducible.
-    """
-    from common.data import BadItem, NotedItem
-    from common.evaluation import mcd
-
-    total, count = 0.0, 0
-    decoder = model.decoder
-    saved_steps = decoder.max_decoder_steps
-    was_training = model.training
-    devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
-    model.eval()
-    try:
-        with torch.random.fork_rng(devices=devices), warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore", MaxDecoderStepsWarning)
-            torch.manual_seed(seed)
-            for index in range(rank, min(n_utterances, len(dataset)), world_size):
-                item = dataset[index]
-                if isinstance(item, BadItem):
-                    continue
-                if isinstance(item, NotedItem):  # a very long utterance; training warns about it
-                    item = item.item
-                text, target = item[0], item[1]
-                ids = {}
-                if len(item) == 4:
-                    ids = {"speaker_ids": torch.tensor([item[2]], device=device),
-                           "language_ids": torch.tensor([item[3]], device=device)}
-                steps = math.ceil(max_length_ratio * target.size(1) / model.n_frames_per_step)
-                decoder.max_decoder_steps = max(1, min(saved_steps, steps))
-                mel, lengths, _ = model.infer(text.unsqueeze(0).to(device), None, **ids)
-                predicted = mel[0, :, : int(lengths[0])]
-                value, _ = mcd(mel_cepstra(target), mel_cepstra(predicted))
-                total += value
-                count += 1
-    finally:
-        decoder.max_decoder_steps = saved_steps
-        model.train(was_training)
-    return total, count
-
-
-# ------------------------------------------------------------------------------- text and code-switching
-
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9_-]*)>")
-
-
-class LanguageTagError(ValueError):
-    """Language tags that do not pair up, nest, or name a language the model lacks."""
-
-
-def split_language_tags(text: str, language: str) -> list[tuple[str, str]]:
-    """Split a code-switched line into (text, language) spans.
-
-    Syntax: a span in another language is wrapped in `<xx>...</xx>` with its language code, e.g.
-    `Hello <fr>bonjour mes amis</fr> again`; text outside tags is in `language`. Tags do not nest; an
-    unclosed or mismatched tag is a LanguageTagError. "<" not followed by a code and ">" is plain text.
-    """
-    spans: list[tuple[str, str]] = []
-    current: str | None = None
-    position = 0
-    for match in _TAG.finditer(text):
-        closing, code = match.group(1) == "/", match.group(2)
-        piece = text[position: match.start()]
-        if closing:
-            if current != code:
-                opened = f"<{current}>" if current else "no open tag"
-                raise LanguageTagError(f"</{code}> at character {match.start() + 1} does not close {opened}")
-            spans.append((piece, code))
-            current = None
-        else:
-            if current is not None:
-                raise LanguageTagError(f"<{code}> at character {match.start() + 1} is inside <{current}>: "
-                                       "language tags do not nest")
-            spans.append((piece, language))
-            current = code
-        position = match.end()
-    if current is not None:
-        raise LanguageTagError(f"<{current}> is never closed (expected </{current}>)")
-    spans.append((text[position:], language))
-    return [(piece, code) for piece, code in spans if piece]
-
-
-class MultilingualTextEncoder:
-    """Text (with optional language tags) -> symbol ids and per-symbol language ids for one model.
-
-    Each span is cleaned by its language's cleaner (`--text-cleaners` for languages without one) and
-    mapped with the model's symbol table; where spans met at whitespace, one space symbol (in the
-    preceding span's language) separates them. Without languages (a model with only its own symbol
-    table), the whole text goes through `--text-cleaners` and tags are an error.
-    """
-
-    def __init__(self, symbols: Sequence[str] | None, languages: Sequence[str],
-                 text_cleaners: Sequence[str] = ("english_cleaners",)) -> None:
-        from common.text import SymbolTable
-
-        self.table = SymbolTable(symbols) if symbols else SymbolTable.default()
-        self.languages = list(languages)
-        self.text_cleaners = list(text_cleaners)
-        self.space = self.table.id(" ")
-
-    def encode(self, text: str, language: str | None) -> tuple[list[int], list[int]]:
-        """(symbol ids, language ids of the same length) of `text`, whose untagged parts are `language`."""
-        from common.text import text_to_sequence
-        from tacotron2.data_function import cleaners_for
-
-        if not self.languages:
-            tagged = [code for _, code in split_language_tags(text, "") if code]
-            if tagged:
-                raise LanguageTagError(f"<{tagged[0]}> tag, but the model has no languages")
-            ids = text_to_sequence(text.strip(), self.text_cleaners, self.table)
-            return ids, [0] * len(ids)
-        ids: list[int] = []
-        language_ids: list[int] = []
-        gap = False  # whitespace between the previous span and this one
-        for piece, code in split_language_tags(text, language):
-            if code not in self.languages:
-                raise LanguageTagError(f"language {code!r} is not one of the model's languages "
-                                       f"{self.languages}")
-            gap = gap or piece[:1].isspace()
-            stripped = piece.strip()
-            if not stripped:
-                continue
-            piece_ids = text_to_sequence(stripped, cleaners_for(code, self.text_cleaners), self.table)
-            if not piece_ids:
-                continue
-            if ids and gap and self.space is not None:
-                ids.append(self.space)
-                language_ids.append(language_ids[-1])
-            ids += piece_ids
-            language_ids += [self.languages.index(code)] * len(piece_ids)
-            gap = piece[-1:].isspace()
-        return ids, language_ids

@@ -16,7 +16,7 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     of its shortest utterances (fast decoder loops) in `path|text` form."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    from common.corpus import build_corpus
+    from common.data_tools.corpus import build_corpus
 
     root = tmp_path_factory.mktemp("corpus")
     build_corpus(root, n_utterances=16, n_speakers=2, languages=["en"], seed=11, jobs=2, progress=False)
@@ -36,7 +36,7 @@ def en_ko_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     2 val each) and the same as `path|text|speaker|language` in `{en,ko}_{train,val}_spk.txt`."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    from common.corpus import build_corpus
+    from common.data_tools.corpus import build_corpus
 
     root = tmp_path_factory.mktemp("corpus_en_ko")
     build_corpus(root, n_utterances=24, n_speakers=2, languages=["en", "ko"], seed=11, jobs=2, progress=False)
@@ -59,7 +59,7 @@ def multilingual_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     `path|text|speaker|language` form."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    from common.corpus import build_corpus
+    from common.data_tools.corpus import build_corpus
 
     root = tmp_path_factory.mktemp("corpus_multilingual")
     build_corpus(root, n_utterances=18, n_speakers=3, languages=["en", "fr"], seed=3, jobs=2, progress=False,

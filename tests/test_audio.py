@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from common.audio import AudioError, AudioInfo, audio_info, load_wav, save_wav
-from common.stft import STFT, TacotronSTFT, griffin_lim, mel_to_audio
+from common.stft import STFT, MelSTFT, griffin_lim, mel_to_audio
 
 SR = 22050
 
@@ -55,7 +55,7 @@ def spectral_convergence(estimate: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def test_mel_matches_librosa_on_real_speech(speech: torch.Tensor) -> None:
-    taco = TacotronSTFT()
+    taco = MelSTFT()
     reference = librosa_log_mel(speech.numpy())
 
     mel32 = taco.mel_spectrogram(speech[None])[0].numpy()
@@ -72,13 +72,13 @@ def test_mel_matches_librosa_on_real_speech(speech: torch.Tensor) -> None:
 
 def test_one_second_gives_87_frames(speech: torch.Tensor) -> None:
     one_second = speech[:SR]
-    mel = TacotronSTFT().mel_spectrogram(one_second[None])
+    mel = MelSTFT().mel_spectrogram(one_second[None])
     assert mel.shape == (1, 80, 87)
     np.testing.assert_allclose(mel[0].double().numpy(), librosa_log_mel(one_second.numpy()), atol=1e-4)
 
 
 def test_mel_is_batched_per_item(speech: torch.Tensor) -> None:
-    taco = TacotronSTFT()
+    taco = MelSTFT()
     batch = torch.stack([speech[:SR], 0.5 * speech[SR : 2 * SR]])
     mel = taco.mel_spectrogram(batch)
     torch.testing.assert_close(mel[1], taco.mel_spectrogram(batch[1:])[0])
@@ -89,7 +89,7 @@ def test_mel_is_batched_per_item(speech: torch.Tensor) -> None:
 
 
 def test_mel_rejects_out_of_range_audio() -> None:
-    taco = TacotronSTFT()
+    taco = MelSTFT()
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         taco.mel_spectrogram(torch.full((1, 4096), 1.5))
     with pytest.raises(ValueError, match="batch, samples"):
@@ -97,7 +97,7 @@ def test_mel_rejects_out_of_range_audio() -> None:
 
 
 def test_mel_buffers_stay_out_of_state_dict() -> None:
-    taco = TacotronSTFT()
+    taco = MelSTFT()
     assert taco.state_dict() == {}
     assert taco.mel_basis.shape == (80, 513)
     np.testing.assert_array_equal(
@@ -106,7 +106,7 @@ def test_mel_buffers_stay_out_of_state_dict() -> None:
 
 
 def test_spectral_normalize_round_trip() -> None:
-    taco = TacotronSTFT()
+    taco = MelSTFT()
     x = torch.tensor([0.0, 1e-6, 1e-5, 0.5, 3.0])
     logged = taco.spectral_normalize(x)
     torch.testing.assert_close(logged, torch.log(torch.tensor([1e-5, 1e-5, 1e-5, 0.5, 3.0])))
@@ -115,7 +115,7 @@ def test_spectral_normalize_round_trip() -> None:
 
 def test_mel_gradients_flow() -> None:
     stft = STFT(filter_length=64, hop_length=16, win_length=48)
-    taco = TacotronSTFT(
+    taco = MelSTFT(
         filter_length=64, hop_length=16, win_length=48, n_mel_channels=8, sampling_rate=8000, mel_fmax=4000.0
     )
     x = 0.5 * torch.rand(1, 200, generator=torch.Generator().manual_seed(0), dtype=torch.float64) - 0.25
@@ -164,7 +164,7 @@ def test_stft_rejects_bad_configuration() -> None:
 
 
 def test_griffin_lim_from_mel_of_real_speech(speech: torch.Tensor) -> None:
-    taco = TacotronSTFT()
+    taco = MelSTFT()
     mel = taco.mel_spectrogram(speech[None])
     target = torch.exp(mel)
 
@@ -196,7 +196,7 @@ def test_griffin_lim_from_true_magnitude(speech: torch.Tensor) -> None:
 
 
 def test_griffin_lim_is_deterministic_for_a_seed(speech: torch.Tensor) -> None:
-    taco = TacotronSTFT()
+    taco = MelSTFT()
     mel = taco.mel_spectrogram(speech[None, :SR])[0]
     first = mel_to_audio(mel, taco, n_iters=5, seed=3)
     assert first.dim() == 1 and first.shape[0] == 256 * (mel.shape[-1] - 1)

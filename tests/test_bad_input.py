@@ -14,9 +14,9 @@ import torch
 from test_run import run_args
 
 import run
+from common.data_tools.prepare_mels import prepare_mels
 from common.filelist import read_filelist, write_filelist
 from common.log_reader import read_nvlog
-from common.prepare_mels import prepare_mels
 
 
 def summary_of(out: Path) -> dict:
@@ -240,7 +240,7 @@ def test_8_full_disk_and_unwritable_folders_give_one_line_and_lose_nothing(tiny_
     assert export_main(["torchscript", "--tacotron2", str(checkpoint), "-o", str(blocker / "exported")]) == 2
     one_error_line(f"error: cannot write {blocker / 'exported'}: not a directory; choose a writable "
                    "-o/--output folder (or fix its permissions)")
-    from common.prepare_mels import main as prepare_main
+    from common.data_tools.prepare_mels import main as prepare_main
 
     filelist = tmp_path / "audio.txt"
     filelist.write_text((tiny_corpus / "short_val.txt").read_text())

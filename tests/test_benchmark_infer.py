@@ -1,4 +1,4 @@
-"""common/benchmark_infer.py: statistics, phrase selection, and a tiny end-to-end run (nvlog + CSV)."""
+"""common/benchmarks/infer.py: statistics, phrase selection, and a tiny end-to-end run (nvlog + CSV)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from common import benchmark_infer as bench
+from common.benchmarks import infer as bench
 from common.log_reader import metric_series, read_nvlog, summary
 
 PHRASES = Path(__file__).resolve().parent.parent / "phrases"

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from common import benchmark_train
+from common.benchmarks import train as benchmark_train
 from common.log_reader import read_nvlog, summary
 
 TINY = {

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common import corpus
-from common.corpus import (
+from common.data_tools import corpus
+from common.data_tools.corpus import (
     CorpusError,
     build_corpus,
     make_speakers,
@@ -21,13 +21,13 @@ from common.corpus import (
     split_utterances,
     trim_silence,
 )
-from common.corpus_text import (
+from common.data_tools.corpus_text import (
     SUPPORTED_LANGUAGES,
     CorpusTextError,
     generate_sentences,
     normalize_for_language,
 )
-from common.dataset_split import DatasetSplitError, split_ljspeech
+from common.data_tools.dataset_split import DatasetSplitError, split_ljspeech
 from common.filelist import read_filelist
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")

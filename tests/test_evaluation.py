@@ -39,7 +39,7 @@ from common.evaluation import (
     monotonicity,
 )
 from common.evaluation.cli import main
-from common.evaluation.mcd import trim_silence, warping_matrix
+from common.metrics.mcd import trim_silence, warping_matrix
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 

@@ -18,7 +18,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from common import benchmark_train
+from common.benchmarks import train as benchmark_train
 from common.log_reader import read_nvlog, summary
 from common.models import build_model, get_model_spec
 from tacotron2 import fast_decoder

@@ -13,15 +13,15 @@ from torch import nn
 
 import inference
 import run
-from common.finetune import (
-    DECODER_MEMORY_INPUTS,
+from common.log_reader import metric_series, parameters, read_nvlog
+from common.synthesis import Phrase, Synthesizer, load_tacotron2
+from common.text import SymbolTable, text_to_sequence
+from common.training.finetune import (
     CopyBlocks,
     CopyRows,
     FinetuneError,
     FineTuning,
     FrozenRows,
-    checkpoint_symbol_table,
-    conditioning_merges,
     extend_symbol_table,
     freeze_modules,
     matching_pattern,
@@ -29,9 +29,7 @@ from common.finetune import (
     trainable_parameters,
     transfer_weights,
 )
-from common.log_reader import metric_series, parameters, read_nvlog
-from common.synthesis import Phrase, Synthesizer, load_tacotron2
-from common.text import SymbolTable, text_to_sequence
+from tacotron2.finetune import DECODER_MEMORY_INPUTS, checkpoint_symbol_table, conditioning_merges
 from tacotron2.loss_function import Tacotron2Loss
 from tacotron2.model import Tacotron2
 

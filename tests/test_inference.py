@@ -1,4 +1,4 @@
-"""inference.py and common/synthesis.py: checkpoints of both layouts, batching, splitting, errors, run log.
+"""inference.py and common/synthesis/: checkpoints of both layouts, batching, splitting, errors, run log.
 
 Tiny random-weight models keep every run well under a second. The gate bias is forced to -100 (never stop:
 every item is exactly max_decoder_steps * r frames) or +100 (stop after the first step), so lengths are

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 from common.audio import save_wav
-from common.corpus import Speaker
+from common.data_tools.corpus import Speaker
 from common.evaluation import cli
 from common.evaluation.asr import Recognizer, ipa_to_arpabet, words_of
-from common.evaluation.errors import EvaluationError
 from common.evaluation.intelligibility import (
     corpus_vocabulary,
     edit_distance,
@@ -22,6 +21,7 @@ from common.evaluation.intelligibility import (
     evaluate_files,
     phrase_files,
 )
+from common.metrics.errors import EvaluationError
 
 pytest.importorskip("pocketsphinx")
 if shutil.which("espeak-ng") is None:

@@ -10,7 +10,7 @@ import unicodedata
 
 import pytest
 
-from common.corpus_text import generate_sentences, normalize_for_language
+from common.data_tools.corpus_text import generate_sentences, normalize_for_language
 from common.text import (
     SUPPORTED_LANGUAGES,
     SymbolTable,

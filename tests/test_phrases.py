@@ -55,7 +55,7 @@ def test_no_sentence_repeats_across_files() -> None:
 def test_heldout_sentences_are_not_in_the_corpus_text() -> None:
     """The quickstart's intelligibility test set: 20 English sentences the offline corpus never says
     (its generator, seed 1234, for up to 5000 English utterances)."""
-    from common.corpus_text import generate_sentences
+    from common.data_tools.corpus_text import generate_sentences
 
     lines = _lines("heldout_en.txt")
     assert len(lines) == len(set(lines)) == 20

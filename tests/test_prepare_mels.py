@@ -1,4 +1,4 @@
-"""Mel precomputation: bitwise equal to TacotronSTFT, mel filelists, resume, bad input named by line."""
+"""Mel precomputation: bitwise equal to MelSTFT, mel filelists, resume, bad input named by line."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from common import prepare_mels as pm
 from common.audio import load_wav
+from common.data_tools import prepare_mels as pm
+from common.data_tools.prepare_mels import PrepareMelsError, mel_filelist_path, prepare_mels
 from common.filelist import FilelistEntry, read_filelist, write_filelist
-from common.prepare_mels import PrepareMelsError, mel_filelist_path, prepare_mels
-from common.stft import TacotronSTFT
+from common.stft import MelSTFT
 
 SPLITS = ("train", "val", "test")
 
@@ -24,7 +24,7 @@ def corpus(tmp_path_factory) -> Path:
     """fr + de, 2 speakers, 3 utterances each: train/val/test hold 1 + 1 + 1 per speaker."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    from common.corpus import build_corpus
+    from common.data_tools.corpus import build_corpus
 
     root = tmp_path_factory.mktemp("mel_corpus")
     build_corpus(root, 6, 2, ["fr", "de"], seed=5, jobs=2, progress=False)
@@ -41,7 +41,7 @@ def _reference_mel(wav: Path) -> torch.Tensor:
     torch.set_num_threads(1)
     try:
         with torch.no_grad():
-            return TacotronSTFT().mel_spectrogram(load_wav(wav).unsqueeze(0))[0]
+            return MelSTFT().mel_spectrogram(load_wav(wav).unsqueeze(0))[0]
     finally:
         torch.set_num_threads(threads)
 
@@ -150,7 +150,7 @@ def test_cli_and_input_errors(corpus, tmp_path, capsys):
     wav = sorted((corpus / "wavs").glob("*.wav"))[0]
     mel = torch.load(corpus / "mels_cli" / f"{wav.stem}.pt", weights_only=True)
     with torch.no_grad():
-        expected = TacotronSTFT(mel_fmax=7000.0).mel_spectrogram(load_wav(wav).unsqueeze(0))[0]
+        expected = MelSTFT(mel_fmax=7000.0).mel_spectrogram(load_wav(wav).unsqueeze(0))[0]
     torch.testing.assert_close(mel, expected, rtol=0, atol=1e-6)
 
     broken = tmp_path / "broken.txt"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from common.data_tools.prepare_mels import prepare_mels
 from common.filelist import read_filelist, write_filelist
 from common.log_reader import metric_series, parameters, read_nvlog
-from common.prepare_mels import prepare_mels
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common import dataset_split
-from common.dataset_split import REFERENCE_LISTS, reference_split_ids
+from common.data_tools import dataset_split
+from common.data_tools.dataset_split import REFERENCE_LISTS, reference_split_ids
 from common.datasets.cli import main as prepare_main
 
 SHARED_SPLIT = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "ljspeech_split"

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from common.data import DatasetError
-from common.samplers import (
+from tacotron2.samplers import (
     BucketedBatchSampler,
     ImbalancedSampler,
     PerfectBatchSampler,

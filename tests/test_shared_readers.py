@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from common.corpus_text import _DE, _ES, _FR
-from common.dataset_split import DatasetSplitError, read_ljspeech_metadata
+from common.data_tools.corpus_text import _DE, _ES, _FR
+from common.data_tools.dataset_split import DatasetSplitError, read_ljspeech_metadata
 from common.datasets.convert import reusable_wav_duration
 from common.datasets.custom import read_transcript
 from common.datasets.ljspeech import read_metadata

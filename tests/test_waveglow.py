@@ -13,7 +13,7 @@ import torch
 
 from common.audio import save_wav
 from common.data import BadItem, DatasetError
-from common.stft import STFT, TacotronSTFT
+from common.stft import STFT, MelSTFT
 from waveglow.data_function import MelAudioCollate, MelAudioLoader, batch_to_device
 from waveglow.denoiser import Denoiser
 from waveglow.loss_function import WaveGlowLoss
@@ -304,10 +304,10 @@ def test_loader_segments_are_windows_and_reproducible(wav_dataset) -> None:
     mel, audio = first.load_item(0)
     assert audio.shape == (4000,) and mel.shape == (80, 4000 // 256 + 1)
     assert torch.equal(second.load_item(0)[1], audio)
-    # The segment is a window of the file and its mel is TacotronSTFT's mel of exactly that window.
+    # The segment is a window of the file and its mel is MelSTFT's mel of exactly that window.
     windows = long.unfold(0, 4000, 1)
     assert torch.isclose(windows, audio, atol=1e-7).all(dim=1).any()
-    assert torch.allclose(mel, TacotronSTFT().mel_spectrogram(audio.unsqueeze(0))[0])
+    assert torch.allclose(mel, MelSTFT().mel_spectrogram(audio.unsqueeze(0))[0])
     first.set_epoch(4)
     assert not torch.equal(first.load_item(0)[1], audio)
     first.set_epoch(3)

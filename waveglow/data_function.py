@@ -23,9 +23,9 @@ import torch
 from torch.utils.data import Dataset
 
 from common.audio import load_wav
+from common.audio_config import AudioConfig
 from common.data import BadItem, DatasetError, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
-from common.stft import TacotronSTFT
 
 
 def segment_generator(seed: int, epoch: int, index: int) -> torch.Generator:
@@ -37,7 +37,7 @@ def segment_generator(seed: int, epoch: int, index: int) -> torch.Generator:
 class MelAudioLoader(Dataset):
     """(mel, audio segment) items of one filelist for WaveGlow training.
 
-    Items: mel (n_mel_channels, segment_length // hop_length + 1) float32, the TacotronSTFT log-mel of the
+    Items: mel (n_mel_channels, segment_length // hop_length + 1) float32, the MelSTFT log-mel of the
     segment, and audio (segment_length,) float32 in [-1, 1]. Equal shapes across items, so torch's default
     collate stacks them; ``MelAudioCollate`` does the same and also passes ``BadItem``s on.
     """
@@ -76,9 +76,9 @@ class MelAudioLoader(Dataset):
         self.max_wav_value = max_wav_value
         self.seed = seed
         self.epoch = 0
-        self.stft = TacotronSTFT(
-            filter_length, hop_length, win_length, n_mel_channels, sampling_rate, mel_fmin, mel_fmax
-        )
+        self.audio = AudioConfig(sampling_rate, filter_length, hop_length, win_length, n_mel_channels,
+                                 mel_fmin, mel_fmax, max_wav_value)
+        self.stft = self.audio.make_stft()
 
     def set_epoch(self, epoch: int) -> None:
         """Choose this epoch's segments (they depend on (seed, epoch, index) only)."""
@@ -150,20 +150,8 @@ def batch_to_device(
 def get_dataset(args: argparse.Namespace, filelist: str | Path) -> MelAudioLoader:
     """The dataset for ``filelist`` with the audio flags of ``args`` (seed 1234 when --seed is unset)."""
     seed = getattr(args, "seed", None)
-    return MelAudioLoader(
-        args.dataset_path,
-        filelist,
-        segment_length=args.segment_length,
-        sampling_rate=args.sampling_rate,
-        filter_length=args.filter_length,
-        hop_length=args.hop_length,
-        win_length=args.win_length,
-        n_mel_channels=args.n_mel_channels,
-        mel_fmin=args.mel_fmin,
-        mel_fmax=args.mel_fmax,
-        max_wav_value=args.max_wav_value,
-        seed=1234 if seed is None else seed,
-    )
+    return MelAudioLoader(args.dataset_path, filelist, segment_length=args.segment_length,
+                          seed=1234 if seed is None else seed, **AudioConfig.from_args(args).as_dict())
 
 
 def get_collate_fn(args: argparse.Namespace | None = None, training: bool = True) -> MelAudioCollate:

@@ -265,11 +265,9 @@ def _coupling_network(flow: _Flow, audio_0: Tensor, spect: Tensor) -> Tensor:
 def waveglow_infer(model: nn.Module, spect: Tensor, sigma: float = 1.0, z: Tensor | None = None) -> Tensor:
     """Fast `WaveGlow.infer`: mel (B, n_mel, frames) -> audio (B, frames * 256); same arguments, same
     noise draw (z = sigma * N(0, 1) from the global generator when not given) and shape checks."""
-    from waveglow.model import UPSAMPLE_STRIDE
-
     with torch.no_grad():
-        n_samples = spect.size(2) * UPSAMPLE_STRIDE
-        grouped = model._grouped_spect(spect, n_samples)
+        n_samples = spect.size(2) * model.upsample.stride[0]
+        grouped = model.grouped_spect(spect, n_samples)
         batch, n_cond, n_steps = grouped.shape
         spect = grouped.new_ones(batch, n_cond + 1, n_steps)  # a row of ones carries the biases
         spect[:, :n_cond] = grouped
@@ -288,7 +286,7 @@ def waveglow_infer(model: nn.Module, spect: Tensor, sigma: float = 1.0, z: Tenso
                 x[item, n_half:].sub_(coupling[:n_half]).mul_(coupling[n_half:].neg().exp_())
             inverse = model.convinv[k].inverse_weight().squeeze(2).to(x.dtype)
             x.copy_(torch.matmul(inverse, x))
-            if model._is_early(k):
+            if model.is_early(k):
                 start -= model.n_early_size
         # (B, n_group, T/n_group) -> (B, T): sample t*n_group + k comes from channel k, step t.
         return audio.transpose(1, 2).reshape(batch, -1)

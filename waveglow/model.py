@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from waveglow.fast_infer import waveglow_infer
+
 UPSAMPLE_KERNEL = 1024
 UPSAMPLE_STRIDE = 256  # the STFT hop length of the mels WaveGlow is conditioned on
 
@@ -326,7 +328,7 @@ class WaveGlow(nn.Module):
         self.convinv = nn.ModuleList()
         n_remaining = n_group
         for k in range(n_flows):
-            if self._is_early(k):
+            if self.is_early(k):
                 n_remaining -= n_early_size
             self.convinv.append(Invertible1x1Conv(n_remaining))
             self.WN.append(WN(n_remaining // 2, n_mel_channels * n_group, **wn_config))
@@ -366,10 +368,11 @@ class WaveGlow(nn.Module):
             "WN_config": dict(self.wn_config),
         }
 
-    def _is_early(self, k: int) -> bool:
+    def is_early(self, k: int) -> bool:
+        """Whether flow ``k`` is preceded by an early output (n_early_size channels leave the flow)."""
         return k > 0 and k % self.n_early_every == 0
 
-    def _grouped_spect(self, spect: Tensor, n_samples: int) -> Tensor:
+    def grouped_spect(self, spect: Tensor, n_samples: int) -> Tensor:
         """Upsample a mel (B, n_mel, frames), keep n_samples steps, group: (B, n_mel*n_group, n/n_group)."""
         if spect.dim() != 3 or spect.size(1) != self.n_mel_channels:
             raise ValueError(
@@ -411,14 +414,14 @@ class WaveGlow(nn.Module):
                 f"got {tuple(audio.shape)}"
             )
         n_samples = audio.size(1)
-        spect = self._grouped_spect(spect, n_samples)
+        spect = self.grouped_spect(spect, n_samples)
         x = audio.to(self.upsample.weight.dtype).unfold(1, self.n_group, self.n_group).transpose(1, 2)
 
         early_outputs: list[Tensor] = []
         log_s_list: list[Tensor] = []
         log_det_w_list: list[Tensor] = []
         for k in range(self.n_flows):
-            if self._is_early(k):
+            if self.is_early(k):
                 early_outputs.append(x[:, : self.n_early_size])
                 x = x[:, self.n_early_size :]
             x, log_det_w = self.convinv[k](x)
@@ -436,12 +439,10 @@ class WaveGlow(nn.Module):
         (B, n_group, frames * 256 / n_group), laid out like ``forward``'s output, to invert a given latent.
         """
         if self.impl == "fast":
-            from waveglow.fast_infer import waveglow_infer
-
             return waveglow_infer(self, spect, sigma, z)
         # The transposed conv gives (frames - 1) * stride + kernel samples; drop the kernel - stride overhang.
         n_samples = spect.size(2) * UPSAMPLE_STRIDE
-        spect = self._grouped_spect(spect, n_samples)
+        spect = self.grouped_spect(spect, n_samples)
         batch, _, n_steps = spect.shape
         if z is None:
             z = torch.randn(batch, self.n_group, n_steps, dtype=spect.dtype, device=spect.device) * sigma
@@ -456,7 +457,7 @@ class WaveGlow(nn.Module):
         for k in reversed(range(self.n_flows)):
             x = self._coupling_reverse(k, x, spect)
             x = self.convinv[k].reverse(x)
-            if self._is_early(k):
+            if self.is_early(k):
                 early_index -= self.n_early_size
                 x = torch.cat([z[:, early_index : early_index + self.n_early_size], x], dim=1)
         # (B, n_group, T/n_group) -> (B, T): sample t*n_group + k comes from channel k, step t.

@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from common.arg_parser import positive_int
+from common.datasets.common_voice import prepare_common_voice
+from common.datasets.convert import ConversionSettings
+from common.datasets.custom import prepare_custom
+from common.datasets.ljspeech import prepare_ljspeech
 from common.datasets.manifest import DatasetError
+from common.datasets.validate import validate_filelists
 
 if TYPE_CHECKING:
     from common.datasets.convert import ConversionSettings
@@ -119,8 +124,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _conversion_settings(args: argparse.Namespace) -> ConversionSettings:
-    from common.datasets.convert import ConversionSettings
-
     if args.max_duration <= args.min_duration:
         raise DatasetError(f"--max-duration {args.max_duration} must exceed "
                            f"--min-duration {args.min_duration}")
@@ -134,18 +137,12 @@ def _prepare(args: argparse.Namespace) -> int:
     common = dict(seed=args.seed, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                   jobs=args.jobs, progress=not args.no_progress)
     if args.command == "ljspeech":
-        from common.datasets.ljspeech import prepare_ljspeech
-
         report = prepare_ljspeech(args.input, args.output, speaker=args.speaker, language=args.language,
                                   split=args.split, **common)
     elif args.command == "common-voice":
-        from common.datasets.common_voice import prepare_common_voice
-
         report = prepare_common_voice(args.input, args.output, splits=args.splits, language=args.language,
                                       settings=_conversion_settings(args), **common)
     else:
-        from common.datasets.custom import prepare_custom
-
         report = prepare_custom(args.audio_dir, args.transcript, args.output, language=args.language,
                                 speaker=args.speaker, settings=_conversion_settings(args), **common)
     print(report.format())
@@ -153,8 +150,6 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from common.datasets.validate import validate_filelists
-
     report = validate_filelists(args.filelist, args.dataset_path, sampling_rate=args.sampling_rate,
                                 min_duration=args.min_duration, max_duration=args.max_duration,
                                 text_cleaners=args.text_cleaners, decode=not args.headers_only,

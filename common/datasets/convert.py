@@ -121,6 +121,7 @@ def _quiet_native_stderr() -> Iterator[None]:
 
 
 def _decode_with_librosa(path: Path) -> tuple[np.ndarray, int]:
+    # deferred: librosa is slow to import and only resampling needs it
     import librosa
 
     with warnings.catch_warnings():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from common.dataset_split import DatasetSplitError, reference_split_ids, write_reference_filelists
+from common.data_tools.dataset_split import DatasetSplitError, reference_split_ids, write_reference_filelists
 from common.datasets.manifest import (
     SPLITS,
     DatasetError,

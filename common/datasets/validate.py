@@ -25,6 +25,12 @@ import soundfile as sf
 
 from common.datasets.manifest import DatasetError, run_parallel
 from common.filelist import read_numbered_lines
+from common.text import (  # slow (inflect): import late
+    SymbolTable,
+    UnknownCleanerError,
+    clean_text,
+    get_cleaner,
+)
 
 __all__ = [
     "AudioFacts",
@@ -198,6 +204,7 @@ def _libsndfile_detail(exc: BaseException) -> str:
 
 
 def _inspect_mel(path: str) -> AudioFacts:
+    # deferred: torch takes seconds to import; only .pt mels need it
     import torch
 
     try:
@@ -216,8 +223,6 @@ def unknown_symbols(text: str, cleaner_names: Sequence[str], table: Any) -> tupl
     Plain text is cleaned and checked per character; ``{...}`` parts are ARPAbet phonemes, reported in
     braces (``{XX1}``) when the table lacks them.
     """
-    from common.text import clean_text
-
     unknown: list[str] = []
     kept = 0
     for i, part in enumerate(_ARPABET_RE.split(text)):
@@ -346,7 +351,6 @@ def validate_filelists(filelists: Sequence[str | Path], dataset_path: str | Path
     if min_duration < 0 or max_duration <= min_duration:
         raise DatasetError(f"need 0 <= --min-duration < --max-duration, got {min_duration} and "
                            f"{max_duration}")
-    from common.text import SymbolTable, UnknownCleanerError, get_cleaner  # slow (inflect): import late
 
     cleaners = list(text_cleaners)
     try:

@@ -1,9 +1,10 @@
-"""Objective evaluation: mel cepstral distortion with DTW (``mcd``) and attention alignment scores.
+"""Objective evaluation: mel cepstral distortion with DTW (``mcd``), attention alignment scores (both in
+common/metrics/, re-exported here) and intelligibility.
 
 Definitions are in docs/EVALUATION.md; the command line is ``python -m common.evaluation {mcd,alignment}``.
 """
 
-from common.evaluation.alignment import (
+from common.metrics.alignment import (
     SCORE_NAMES,
     alignment_scores,
     attention_focus,
@@ -12,9 +13,9 @@ from common.evaluation.alignment import (
     load_alignment,
     monotonicity,
 )
-from common.evaluation.dtw import accumulated_cost, dtw
-from common.evaluation.errors import EvaluationError
-from common.evaluation.mcd import (
+from common.metrics.dtw import accumulated_cost, dtw
+from common.metrics.errors import EvaluationError
+from common.metrics.mcd import (
     MCD_CONSTANT,
     CepstrumParams,
     FolderMCD,

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from common.corpus_text import normalize_for_language
-from common.evaluation.errors import EvaluationError
+from common.data_tools.corpus_text import normalize_for_language
+from common.metrics.errors import EvaluationError
+from common.text.phonemes import find_espeak
 
 __all__ = ["ASR_SAMPLING_RATE", "Recognizer", "ipa_to_arpabet", "words_of"]
 
@@ -65,8 +66,6 @@ def ipa_to_arpabet(ipa: str) -> list[str]:
 
 def _espeak_ipa(words: Sequence[str]) -> list[str]:
     """espeak-ng's en-us IPA for each word (one line each)."""
-    from common.text.phonemes import find_espeak
-
     proc = subprocess.run([find_espeak(), "-q", "--ipa", "-v", "en-us"], input="\n".join(words),
                           capture_output=True, text=True, timeout=120, check=False)
     lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
@@ -92,6 +91,7 @@ class Recognizer:
 
     def __init__(self, candidates: Sequence[str], vocabulary: Iterable[str] = ()) -> None:
         try:
+            # deferred: heavy optional dependency (pocketsphinx and its models)
             import pocketsphinx
         except ImportError as exc:
             raise EvaluationError("the intelligibility evaluation needs pocketsphinx: "

@@ -20,9 +20,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.evaluation.alignment import SCORE_NAMES, alignment_scores, load_alignment
-from common.evaluation.errors import EvaluationError
-from common.evaluation.mcd import FolderMCD, check_settings, format_results, mcd_files, mcd_folder
+from common.evaluation.curve import intelligibility_curve, plot_curve
+from common.evaluation.intelligibility import compare, evaluate_with_ceiling, phrase_files, phrase_texts
+from common.logger import RunLogger
+from common.metrics.alignment import SCORE_NAMES, alignment_scores, load_alignment
+from common.metrics.errors import EvaluationError
+from common.metrics.mcd import FolderMCD, check_settings, format_results, mcd_files, mcd_folder
 
 __all__ = ["build_parser", "main"]
 
@@ -105,7 +108,6 @@ def _write_json(path: Path, data: object) -> None:
 def _log_summary(log_file: Path | None, data: dict[str, object]) -> None:
     if log_file is None:
         return
-    from common.logger import RunLogger
 
     with RunLogger(log_file, stdout=False) as logger:
         logger.log([], data)
@@ -192,8 +194,6 @@ def _run_alignment(args: argparse.Namespace) -> int:
 
 
 def _run_intelligibility(args: argparse.Namespace) -> int:
-    from common.evaluation.intelligibility import compare, evaluate_with_ceiling, phrase_files
-
     texts, wavs = phrase_files(args.input, args.syn_dir, args.syn_suffix)
     report, ceiling = evaluate_with_ceiling(wavs, texts, args.corpus, args.speaker)
     for u in report.utterances:
@@ -212,9 +212,6 @@ def _run_intelligibility(args: argparse.Namespace) -> int:
 
 
 def _run_curve(args: argparse.Namespace) -> int:
-    from common.evaluation.curve import intelligibility_curve, plot_curve
-    from common.evaluation.intelligibility import compare, phrase_texts
-
     if args.points < 1:
         raise EvaluationError(f"--points must be >= 1, got {args.points}")
     texts = phrase_texts(args.input)
@@ -231,8 +228,6 @@ def _run_curve(args: argparse.Namespace) -> int:
     _write_json(args.output / "intelligibility_curve.json", data)
     print(f"plot: {plot}")
     if args.log_file is not None:
-        from common.logger import RunLogger
-
         with RunLogger(args.log_file, stdout=False) as logger:
             for p in points:
                 logger.log([p.epoch], {"train_minutes": p.minutes, **p.report.metrics("intelligibility_")})

@@ -14,8 +14,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.evaluation.errors import EvaluationError
-from common.evaluation.intelligibility import IntelligibilityReport, evaluate_audio
+import torch
+from tqdm import tqdm
+
+from common.audio import save_wav
+from common.evaluation.asr import Recognizer
+from common.evaluation.intelligibility import (
+    IntelligibilityReport,
+    ceiling_report,
+    corpus_vocabulary,
+    evaluate_audio,
+)
+from common.log_reader import NvlogError, read_nvlog
+from common.metrics.errors import EvaluationError
+from common.synthesis import Synthesizer, load_tacotron2
 
 __all__ = ["CurvePoint", "checkpoint_minutes", "intelligibility_curve", "pick_evenly", "plot_curve",
            "score_checkpoint"]
@@ -35,8 +47,6 @@ class CurvePoint:
 
 def checkpoint_minutes(run_dir: Path) -> list[tuple[int, float, Path]]:
     """(epoch, training minutes, path) of every numbered Tacotron 2 checkpoint in `run_dir`, by epoch."""
-    from common.log_reader import NvlogError, read_nvlog
-
     run_dir = Path(run_dir)
     nvlog = run_dir / "nvlog.json"
     try:
@@ -74,11 +84,6 @@ def score_checkpoint(path: Path, texts: Sequence[str], recognizer, griffin_lim_i
                      seed: int = 1234) -> IntelligibilityReport:
     """Synthesise `texts` from one Tacotron 2 checkpoint with Griffin-Lim and score them; the wavs go to
     `out_dir` when given."""
-    import torch
-
-    from common.audio import save_wav
-    from common.synthesis import Synthesizer, load_tacotron2
-
     overrides = {"max_decoder_steps": max_decoder_steps} if max_decoder_steps else None
     model = load_tacotron2(path, overrides=overrides)
     torch.manual_seed(seed)
@@ -96,10 +101,11 @@ def score_checkpoint(path: Path, texts: Sequence[str], recognizer, griffin_lim_i
 def plot_curve(points: Sequence[CurvePoint], ceiling: IntelligibilityReport | None, path: Path,
                title: str = "Intelligibility against training time") -> Path:
     """Closed-set and word accuracy of each point against its minutes, the ceiling as dashed lines."""
+    # deferred: matplotlib is slow to import; only the figure needs it
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: after choosing the headless backend
 
     fig, ax = plt.subplots(figsize=(7, 4))
     minutes = [p.minutes for p in points]
@@ -130,11 +136,6 @@ def intelligibility_curve(
 ) -> tuple[list[CurvePoint], IntelligibilityReport | None]:
     """Score `points` checkpoints of `run_dir` spread over the run (the last included), and the ceiling
     when `corpus_dir` is given. The last point's wavs go to `out_dir`/wavs."""
-    from tqdm import tqdm
-
-    from common.evaluation.asr import Recognizer
-    from common.evaluation.intelligibility import ceiling_report, corpus_vocabulary
-
     chosen = pick_evenly(checkpoint_minutes(run_dir), points)
     recognizer = Recognizer(texts, corpus_vocabulary())
     results = []

@@ -25,8 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from common.audio import AudioError, load_wav
+from common.data_tools.corpus import Speaker, Utterance, find_espeak, synthesize
+from common.data_tools.corpus_text import generate_sentences, normalize_for_language
 from common.evaluation.asr import ASR_SAMPLING_RATE, Recognizer, words_of
-from common.evaluation.errors import EvaluationError
+from common.metrics.errors import EvaluationError
+from common.synthesis import SynthesisError, read_phrases
 
 __all__ = [
     "IntelligibilityReport",
@@ -118,8 +121,6 @@ class IntelligibilityReport:
 def corpus_vocabulary(n_sentences: int = 1000) -> frozenset[str]:
     """The English words the offline corpus generator uses (the recogniser's vocabulary beyond the tests):
     1000 sentences give 277 of the 278 words that 3000 give."""
-    from common.corpus_text import generate_sentences
-
     return frozenset(w for s in generate_sentences("en", n_sentences, seed=1) for w in words_of(s))
 
 
@@ -170,8 +171,6 @@ def evaluate_files(wavs: Sequence[Path], texts: Sequence[str],
 def load_speaker(corpus_dir: Path, speaker_id: str | None = None):
     """The corpus speaker (`common.corpus.Speaker`) from `corpus_dir/speakers.json`: the given id, or the
     first English speaker."""
-    from common.corpus import Speaker
-
     path = Path(corpus_dir) / "speakers.json"
     try:
         table = json.loads(path.read_text())
@@ -188,9 +187,6 @@ def load_speaker(corpus_dir: Path, speaker_id: str | None = None):
 
 def espeak_renderings(texts: Sequence[str], speaker, out_dir: Path | None = None) -> list[Path]:
     """espeak-ng's own rendering of each sentence in `speaker`'s voice, as the corpus makes its wavs."""
-    from common.corpus import Utterance, find_espeak, synthesize
-    from common.corpus_text import normalize_for_language
-
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="ceiling_"))
     out.mkdir(parents=True, exist_ok=True)
     espeak, paths = find_espeak(), []
@@ -204,8 +200,6 @@ def espeak_renderings(texts: Sequence[str], speaker, out_dir: Path | None = None
 
 def phrase_texts(phrases: Path) -> list[str]:
     """The phrases of a file, as ``inference.py -i`` reads them (blank lines skipped)."""
-    from common.synthesis import SynthesisError, read_phrases
-
     try:
         lines = Path(phrases).read_text(encoding="utf-8").splitlines()
         found, _ = read_phrases(lines, str(phrases))

@@ -75,6 +75,7 @@ def _onnx_export(module: nn.Module, args: tuple, path: Path, input_names: Sequen
 
 def _set_onnx_metadata(path: Path, metadata: dict[str, Any]) -> None:
     """Store string key/values in the model's metadata_props (read back by onnxruntime)."""
+    # deferred: optional dependency (onnx, only for ONNX export)
     import onnx
 
     proto = onnx.load(str(path))

@@ -23,6 +23,7 @@ _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tens
 
 
 def _session(path: str | Path, providers: Sequence[str]) -> Any:
+    # deferred: optional dependency (onnxruntime, only to run ONNX models)
     import onnxruntime as ort
 
     path = Path(path)

@@ -110,7 +110,7 @@ class WaveGlowInference(nn.Module):
         with torch.no_grad():
             for k in reversed(range(model.n_flows)):
                 early_start = -1
-                if model._is_early(k):
+                if model.is_early(k):
                     early_index -= model.n_early_size
                     early_start = early_index
                 inverse = model.convinv[k].inverse_weight()

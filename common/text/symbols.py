@@ -1,6 +1,6 @@
 """The symbol inventory that maps text to embedding ids.
 
-``SYMBOLS`` is the 148-symbol table of the published NGC Tacotron 2 checkpoints; its order fixes the
+``SYMBOLS`` is the 148-symbol table of the published NGC checkpoints; its order fixes the
 embedding rows, so it must never change. ``SymbolTable`` wraps an ordered symbol list with fast look-ups
 and supports appending symbols (vocabulary extension) without moving any existing id.
 """

@@ -22,6 +22,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from common.text import clean_text
 from common.text.lang.numbers import YEAR_RANGE
 from common.text.lang.numbers import spell_number as _spell_number
 from common.text.lang.shared import SUPPORTED_LANGUAGES
@@ -621,8 +622,6 @@ def normalize_for_language(text: str, language: str) -> str:
     """
     check_language(language)
     if language == "en":
-        from common.text import clean_text
-
         return clean_text(text, ["english_cleaners_v2"])
     spoken = _spell_digits(text.lower(), language)
     return _SPACES_RE.sub(" ", spoken).strip()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.evaluation.errors import EvaluationError
+from common.metrics.errors import EvaluationError
 
 __all__ = ["accumulated_cost", "dtw"]
 

@@ -11,11 +11,13 @@ import argparse
 import contextlib
 import math
 import os
+import random
 import signal
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
@@ -35,11 +37,12 @@ from common.data import DatasetError, ResumableSampler, ShardedSampler
 from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
 from common.divergence import BufferSnapshot, DivergenceGuard
 from common.elastic import resume_after_restart
-from common.finetune import PLAN_KEY, FineTuning, trainable_parameters
-from common.models import ModelSpec, build_model
+from common.metrics.errors import EvaluationError
 from common.resume_state import choose_resume, remove_orphan_temps
 from common.run_lock import RunLock
 from common.skip_report import SkipReport
+from common.training.finetune import PLAN_KEY, FineTuning, trainable_parameters
+from common.training.recipe import MAIN, ModelRecipe, TrainStep, build_model
 
 
 def learning_rate_at(epoch: int, base_lr: float, anneal_steps: list[int] | None,
@@ -53,10 +56,6 @@ def learning_rate_at(epoch: int, base_lr: float, anneal_steps: list[int] | None,
 
 def seed_everything(seed: int) -> None:
     """Seed torch, Python and NumPy."""
-    import random
-
-    import numpy as np
-
     torch.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -70,23 +69,13 @@ def autocast_context(args: argparse.Namespace, device: torch.device):
     return torch.autocast(device.type, dtype=dtype)
 
 
-def make_loader(dataset, collate_fn, args: argparse.Namespace, info: DistInfo, training: bool) -> tuple:
-    """A DataLoader over this rank's shard, and its sampler (to set the epoch)."""
+def make_loader(dataset, collate_fn, args: argparse.Namespace, info: DistInfo, training: bool,
+                sampler: torch.utils.data.Sampler | None = None) -> tuple:
+    """A DataLoader over this rank's shard, and its sampler (to set the epoch). `sampler`: the model's
+    batch composition for training (e.g. language-balanced, `ModelRecipe.sampler`); None: a seeded
+    shuffle (validation: in order)."""
     batch_size = args.batch_size
-    kind = getattr(args, "sampler", "default") if training else "default"
-    if kind != "default":  # language-balanced batches (common/samplers.py); validation keeps the default
-        from common.samplers import build_sampler
-
-        languages = getattr(dataset, "item_languages", None)
-        if languages is None:
-            raise DatasetError(f"--sampler {kind}: this model's data has no languages")
-        lengths = getattr(dataset, "item_lengths", None) if kind == "bucketed" else None
-        try:
-            sampler = build_sampler(kind, languages, batch_size, info.rank, info.world_size,
-                                    seed=args.seed or 0, lengths=lengths)
-        except DatasetError as err:
-            raise DatasetError(f"--training-files {args.training_files}: {err}") from None
-    else:
+    if sampler is None:
         sampler = ShardedSampler(len(dataset), batch_size, info.rank, info.world_size, shuffle=training,
                                  seed=args.seed or 0, drop_last=training)
     if training and len(sampler) == 0:
@@ -149,6 +138,10 @@ def check_optimizer_state(optimizer: torch.optim.Optimizer, state: dict, source:
                                           f"does not fit a parameter of shape {tuple(param.shape)}; {hint}")
 
 
+class TrainingSetupError(ValueError):
+    """Flags that this model cannot train with (reported by `run.py` in one line)."""
+
+
 class StopRequest:
     """SIGTERM (what schedulers send) sets a flag; the loop saves at the next step boundary and exits 0."""
 
@@ -184,7 +177,7 @@ class StopRequest:
 class Trainer:
     """Holds the model, optimizer and data of one run; `run()` trains to the last epoch."""
 
-    def __init__(self, args: argparse.Namespace, spec: ModelSpec) -> None:
+    def __init__(self, args: argparse.Namespace, spec: ModelRecipe) -> None:
         self.lock: RunLock | None = None
         self.stop = StopRequest()
         try:
@@ -200,7 +193,7 @@ class Trainer:
             self.lock.release()
             self.lock = None
 
-    def _setup(self, args: argparse.Namespace, spec: ModelSpec) -> None:
+    def _setup(self, args: argparse.Namespace, spec: ModelRecipe) -> None:
         self.args, self.spec = args, spec
         self.info = init_distributed(args)
         args.rank, args.world_size = self.info.rank, self.info.world_size  # torchrun's, for the run log
@@ -236,17 +229,29 @@ class Trainer:
                                       tensorboard_dir=tb_dir)
         self.config = spec.model_config(args)
         # may grow the symbol table; a resumed checkpoint's fine-tuning record rules over the flags
-        self.finetune = FineTuning.from_args(args, spec.name, self.config, checkpoint, str(path or ""))
+        self.finetune = FineTuning.from_args(args, spec.name, self.config, checkpoint, str(path or ""),
+                                             rules=spec.finetune_rules())
         self.model = build_model(spec, self.config, uniform_bn=not args.disable_uniform_initialize_bn_weight,
                                  args=args)
         self.model.to(self.device)
         self.finetune.prepare_model(self.model, resuming=path is not None,
                                     verbose=self.info.is_main)  # warm start, --freeze
-        self.optimizer = torch.optim.Adam(trainable_parameters(self.model), lr=args.learning_rate,
-                                          weight_decay=args.weight_decay)
-        self.finetune.attach(self.optimizer)  # original embedding rows stay bitwise frozen
+        # named optimizers (one "main" Adam unless the model has several, e.g. a GAN's generator and
+        # discriminator), their per-epoch schedulers and one gradient scaler each
+        self.own_step = spec.has_own_train_step()
+        if self.own_step and args.grad_accumulation != 1:
+            raise TrainingSetupError(f"--grad-accumulation {args.grad_accumulation}: {spec.name} runs its "
+                                     "own training step, which does not accumulate gradients; use 1")
+        self.optimizers = spec.optimizers(self.model, trainable_parameters(self.model), args)
+        self.optimizer = self.optimizers.get(MAIN) or next(iter(self.optimizers.values()))
+        self.schedulers = spec.schedulers(self.optimizers, args)
+        for optimizer in self.optimizers.values():
+            self.finetune.attach(optimizer)  # original embedding rows stay bitwise frozen
         self.finetune.log_report(self.log)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=args.amp and self.device.type == "cuda")
+        self.scalers = {name: torch.amp.GradScaler("cuda", enabled=args.amp and self.device.type == "cuda")
+                        for name in self.optimizers}
+        main = next(name for name, optimizer in self.optimizers.items() if optimizer is self.optimizer)
+        self.scaler = self.scalers[main]
         self.criterion = spec.criterion(args)
         self.start_epoch = 0
         self.global_step = 0  # optimizer steps taken, across epochs and resumes
@@ -256,17 +261,18 @@ class Trainer:
             self.resume(path, checkpoint)
         del checkpoint
         self.ddp_model = self.model
-        if self.info.distributed:
+        if self.info.distributed and not self.own_step:  # an own step averages gradients itself
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp_model = DistributedDataParallel(self.model, device_ids=device_ids)
         # the model's config maps text to ids: its own (e.g. extended) symbol table and speakers, if any
         trainset = spec.dataset(args, args.training_files, self.config)
         valset = spec.dataset(args, args.validation_files, self.config, training=False)
         self.skips = SkipReport()  # utterances left out, named in skipped.txt beside the run log
-        self.skips.add([*getattr(trainset, "rejected", []), *getattr(valset, "rejected", [])])
+        self.skips.add([*spec.rejected_items(trainset), *spec.rejected_items(valset)])
         self.notes_shown: set[str] = set()
+        batches = spec.sampler(trainset, args, self.info.rank, self.info.world_size)
         self.train_loader, self.train_sampler = make_loader(trainset, spec.collate(args, True), args,
-                                                            self.info, True)
+                                                            self.info, True, batches)
         self.val_loader, _ = make_loader(valset, spec.collate(args, False), args, self.info, False)
         self.guard = DivergenceGuard(args.max_skipped_steps, self.model, self.optimizer,
                                      self.output / checkpoint_name(spec.name, "last"))
@@ -285,6 +291,16 @@ class Trainer:
             self.optimizer.load_state_dict(checkpoint["optimizer"])
         if "scaler" in checkpoint and self.scaler.is_enabled():
             self.scaler.load_state_dict(checkpoint["scaler"])
+        for name, state in (checkpoint.get("optimizers") or {}).items():  # a model's other optimizers
+            if name in self.optimizers:
+                check_optimizer_state(self.optimizers[name], state, f"{path} ({name})")
+                self.optimizers[name].load_state_dict(state)
+        for name, state in (checkpoint.get("scalers") or {}).items():
+            if name in self.scalers and self.scalers[name].is_enabled():
+                self.scalers[name].load_state_dict(state)
+        for name, state in (checkpoint.get("schedulers") or {}).items():
+            if name in self.schedulers:
+                self.schedulers[name].load_state_dict(state)
         self.start_epoch = int(checkpoint["epoch"]) + 1
         self.global_step = int(checkpoint.get("iteration", 0))
         threads = checkpoint.get("cpu_threads")
@@ -312,6 +328,8 @@ class Trainer:
         """Apply the annealing schedule (or keep the optimizer's rate with --use-saved-learning-rate); a
         change is logged as the reference does: `learning_rate changed` "old -> new" at [epoch, 0]."""
         old = self.optimizer.param_groups[0]["lr"]
+        if self.schedulers:  # the model's schedulers set the rates (stepped at the end of every epoch)
+            return old
         if self.args.use_saved_learning_rate and epoch == self.start_epoch and self.start_epoch > 0:
             return old
         lr = learning_rate_at(epoch, self.args.learning_rate, self.args.anneal_steps, self.args.anneal_factor)
@@ -355,13 +373,10 @@ class Trainer:
         all-reduce yet.
         """
         self.val_batches = None  # the last validation no longer describes the weights
-        if hasattr(self.criterion, "set_step"):
-            self.criterion.set_step(self.global_step)
+        self.spec.criterion_step(self.criterion, self.global_step)
         # per-step hooks: the model's (e.g. the teacher-forcing ratio) and the criterion's extra metrics
         self.step_metrics: dict[str, float] = {}
-        if self.spec.step_hook is not None:
-            hook_metrics = self.spec.step_hook(self.model, self.args, self.global_step, self.info.rank)
-            self.step_metrics.update(hook_metrics)
+        self.step_metrics.update(self.spec.step_hook(self.model, self.args, self.global_step, self.info.rank))
         buffers = BufferSnapshot(self.model)  # put back if this micro-batch is skipped
         if self.group_buffers is None:
             self.group_buffers = buffers  # put back if the whole group's update is skipped
@@ -370,13 +385,35 @@ class Trainer:
             with autocast_context(self.args, self.device):
                 y_pred = self.ddp_model(x)
                 loss = self.criterion(y_pred, y)
-            for name, value in getattr(self.criterion, "last_metrics", {}).items():
+            for name, value in self.spec.loss_metrics(self.criterion).items():
                 self.step_metrics[f"train_{name}"] = value  # this rank's value
             # the loss is reduced over ranks, so every rank skips together
             loss_value = reduce_mean(loss.detach(), self.info)
             if not self.guard.step_ok(loss_value, None, where, undo=buffers.restore):
                 return loss_value, False
             self.scaler.scale(loss).backward()
+        return loss_value, True
+
+    def recipe_step(self, x, y, where: str = "") -> tuple[float, bool]:
+        """One batch through the recipe's own `train_step` (`ModelRecipe.train_step`): it runs its forward
+        and backward passes and steps its optimizers. Returns ("loss" averaged over ranks, whether it was
+        finite); the other losses are logged as `train_<name>`. A non-finite loss counts towards
+        --max-skipped-steps."""
+        self.val_batches = None
+        self.step_metrics = dict(self.spec.step_hook(self.model, self.args, self.global_step, self.info.rank))
+        step = TrainStep(model=self.model, x=x, y=y, optimizers=self.optimizers, schedulers=self.schedulers,
+                         scalers=self.scalers, args=self.args, global_step=self.global_step, info=self.info,
+                         autocast=lambda: autocast_context(self.args, self.device))
+        losses = self.spec.train_step(step) or {}
+        loss_value = reduce_mean(float(losses.get("loss", float("nan"))), self.info)
+        for name, value in losses.items():
+            if name != "loss":
+                self.step_metrics[f"train_{name}"] = reduce_mean(float(value), self.info)
+        self.step_metrics.update(step.metrics)
+        if not self.guard.step_ok(loss_value, None, where):
+            return loss_value, False
+        self.guard.passed()
+        self.global_step += 1
         return loss_value, True
 
     def optimizer_step(self, n_batches: int, synced: bool, where: str = "") -> float | None:
@@ -419,8 +456,6 @@ class Trainer:
         A batch with a non-finite loss (a diverged model) is counted, not scored: the loss is then NaN,
         `val_nonfinite_batches` is logged and a warning printed; the extra metrics cover the finite batches.
         """
-        from common.evaluation.errors import EvaluationError
-
         self.model.eval()
         total, count, items, finite, nonfinite = 0.0, 0, 0, 0, 0
         extra: dict[str, float] = {}
@@ -438,7 +473,7 @@ class Trainer:
                 try:
                     if not math.isfinite(loss):
                         raise EvaluationError("non-finite loss")
-                    metrics = self.spec.val_metrics(x, y_pred) if self.spec.val_metrics is not None else {}
+                    metrics = self.spec.val_metrics(x, y_pred)
                 except EvaluationError:  # e.g. NaN attention weights
                     nonfinite += 1
                     continue
@@ -455,8 +490,7 @@ class Trainer:
         extra = {name: sum(part[5].get(name, 0.0) for part in gathered) / count
                  for name in sorted({name for part in gathered for name in part[5]})}
         self.val_batches = (finite, nonfinite)
-        if (getattr(self.args, "val_mcd_utterances", 0) and self.spec.free_running_metrics is not None
-                and count):
+        if count:
             # free-running synthesis of a few utterances (e.g. val_mcd): {name: (sum, count)} per rank
             free_running = self.spec.free_running_metrics(self.model, self.val_loader.dataset, self.args,
                                                           self.device, self.info.rank, self.info.world_size)
@@ -499,13 +533,20 @@ class Trainer:
                 "sampler": {"seed": self.args.seed or 0, "next_epoch": epoch + 1},
                 "world_size": self.info.world_size,
                 "cpu_threads": torch.get_num_threads(),  # CPU results are bitwise only at the same count
-                PLAN_KEY: self.finetune.record(),  # resumes follow it (common/finetune.py)
+                PLAN_KEY: self.finetune.record(),  # resumes follow it (common/training/finetune/)
             }
             if position is not None:
                 state["position"] = {**position, "order": [pos["order"] for _, pos in states]}
                 state["sampler"]["next_epoch"] = epoch
             if self.scaler.is_enabled():
                 state["scaler"] = self.scaler.state_dict()
+            others = [name for name, opt in self.optimizers.items() if opt is not self.optimizer]
+            if others:  # a model with several optimizers: the others by name (common/training/recipe.py)
+                state["optimizers"] = {name: self.optimizers[name].state_dict() for name in others}
+                state["scalers"] = {name: self.scalers[name].state_dict() for name in others
+                                    if self.scalers[name].is_enabled()}
+            if self.schedulers:
+                state["schedulers"] = {name: sch.state_dict() for name, sch in self.schedulers.items()}
             path = save_checkpoint(self.output, self.spec.name, epoch, state).resolve()
             if self.interval_file is not None and self.interval_file != path:
                 self.interval_file.unlink(missing_ok=True)
@@ -577,8 +618,7 @@ class Trainer:
             self.train_sampler.set_epoch(epoch)
             set_loader_epoch(self.train_loader, args.seed or 0, epoch)
             dataset = self.train_loader.dataset
-            if hasattr(dataset, "set_epoch"):
-                dataset.set_epoch(epoch)
+            self.spec.start_epoch(dataset, epoch)  # e.g. a dataset that draws its segments per epoch
             first = self.check_position(epoch)
             self.train_sampler.skip(first * args.batch_size)
             epoch_start = time.perf_counter()
@@ -611,11 +651,16 @@ class Trainer:
                         pending = 0
                 else:
                     x, y, num_items = converted
-                    loss_value, applied = self.train_step(x, y, sync=step_now, where=where)
+                    if self.own_step:  # the model's own step (e.g. a GAN's discriminator, then generator)
+                        loss_value, applied = self.recipe_step(x, y, where)
+                    else:
+                        loss_value, applied = self.train_step(x, y, sync=step_now, where=where)
                     pending += applied
                     synced = applied and step_now
                     grad_norm = None
-                    if step_now:
+                    if self.own_step:
+                        pending, grad_skipped = 0, False
+                    elif step_now:
                         grad_norm = self.optimizer_step(pending, synced, where)
                         grad_skipped = pending > 0 and grad_norm is None
                         pending = 0
@@ -634,7 +679,7 @@ class Trainer:
                         losses.append(loss_value)
                     if grad_norm is not None:
                         data["grad_norm"] = grad_norm
-                    for part, value in getattr(self.criterion, "last_parts", {}).items():
+                    for part, value in self.spec.loss_parts(self.criterion).items():
                         data[f"train_loss_{part}"] = value  # this rank's terms (the total is averaged)
                     data.update(getattr(self, "step_metrics", {}))  # from train_step's per-step hooks
                     self.log.log((epoch, i), data)
@@ -656,6 +701,9 @@ class Trainer:
             if pending:  # a bad last batch ended the epoch inside an accumulation group
                 self.optimizer_step(pending, synced=False, where=f"epoch {epoch}")
             bar.close()
+            if not stopped:
+                for scheduler in self.schedulers.values():  # the model's per-epoch schedules
+                    scheduler.step()
             if stopped:
                 if info.is_main:
                     print(f"{stopped}: stopped in epoch {epoch} after iteration {i}, checkpoint saved; "
@@ -694,7 +742,7 @@ class Trainer:
         return summary
 
 
-def train(args: argparse.Namespace, spec: ModelSpec) -> dict:
+def train(args: argparse.Namespace, spec: ModelRecipe) -> dict:
     """Build a Trainer and run it (the output folder's lock is released however it ends)."""
     trainer = Trainer(args, spec)
     try:

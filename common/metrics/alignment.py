@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from common.evaluation.errors import EvaluationError
+from common.metrics.errors import EvaluationError
 
 __all__ = [
     "SCORE_NAMES",
@@ -150,6 +150,7 @@ def load_alignment(path: str | Path) -> tuple[np.ndarray, int | None, int | None
         if path.suffix == ".npy":
             content: Any = np.load(path, allow_pickle=False)
         elif path.suffix == ".pt":
+            # deferred: torch takes seconds to import; the file-level CLI does not need it
             import torch
 
             content = torch.load(path, map_location="cpu", weights_only=True)

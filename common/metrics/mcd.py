@@ -13,7 +13,7 @@ Mel-cepstrum (see docs/EVALUATION.md for the full definition):
    computed exactly by the Oppenheim-Johnson recursion (the transform SPTK's ``freqt`` implements), applied
    once to the identity to give a fixed (bins x order+1) matrix.
 
-MCD between two frame sequences, aligned by :func:`common.evaluation.dtw.dtw` on the Euclidean distance
+MCD between two frame sequences, aligned by :func:`common.metrics.dtw.dtw` on the Euclidean distance
 of c1..cK (c0, the frame energy, is excluded by default)::
 
     MCD = (1 / L) * sum over the L path pairs (i, j) of (10 / ln 10) * sqrt(2 * sum_d (x_i[d] - y_j[d])^2)
@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from common.audio import AudioError, audio_info, load_wav
-from common.evaluation.dtw import dtw
-from common.evaluation.errors import EvaluationError
+from common.metrics.dtw import dtw
+from common.metrics.errors import EvaluationError
 
 __all__ = [
     "MCD_CONSTANT",
