@@ -171,6 +171,7 @@ class ResBlock1(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int = 3, dilation: Sequence[int] = (1, 3, 5)) -> None:
         super().__init__()
+        self.lrelu_slope = LRELU_SLOPE
         self.convs1 = nn.ModuleList(
             WNConv1d(channels, channels, kernel_size, 1, dilation=d, padding=get_padding(kernel_size, d))
             for d in dilation)
@@ -181,8 +182,8 @@ class ResBlock1(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         for c1, c2 in zip(self.convs1, self.convs2):
-            xt = c1(F.leaky_relu(x, LRELU_SLOPE))
-            x = c2(F.leaky_relu(xt, LRELU_SLOPE)) + x
+            xt = c1(F.leaky_relu(x, self.lrelu_slope))
+            x = c2(F.leaky_relu(xt, self.lrelu_slope)) + x
         return x
 
 
@@ -191,6 +192,7 @@ class ResBlock2(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int = 3, dilation: Sequence[int] = (1, 3)) -> None:
         super().__init__()
+        self.lrelu_slope = LRELU_SLOPE
         self.convs = nn.ModuleList(
             WNConv1d(channels, channels, kernel_size, 1, dilation=d, padding=get_padding(kernel_size, d))
             for d in dilation)
@@ -198,7 +200,7 @@ class ResBlock2(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         for c in self.convs:
-            x = c(F.leaky_relu(x, LRELU_SLOPE)) + x
+            x = c(F.leaky_relu(x, self.lrelu_slope)) + x
         return x
 
 
@@ -256,10 +258,14 @@ class Generator(nn.Module):
     is ours. ``config`` returns the complete configuration for checkpoints.
     """
 
+    __jit_unused_properties__ = ["config"]  # noqa: RUF012 - TorchScript reads this class attribute
+
     def __init__(self, **config: Any) -> None:
         super().__init__()
         full = check_config(config)
         self._config = full
+        self.lrelu_slope = LRELU_SLOPE
+        self.post_lrelu_slope = POST_LRELU_SLOPE
         rates = full["upsample_rates"]
         self.num_kernels = len(full["resblock_kernel_sizes"])
         self.num_upsamples = len(rates)
@@ -287,15 +293,15 @@ class Generator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 3 or x.size(1) != self.conv_pre.in_channels:
             raise ValueError(f"HiFi-GAN generator expects mels of shape (batch, {self.conv_pre.in_channels}, "
-                             f"frames), got {tuple(x.shape)}")
+                             f"frames), got {list(x.shape)}")
         x = self.conv_pre(x)
         for up, blocks in zip(self.ups, self.resblocks):
-            x = up(F.leaky_relu(x, LRELU_SLOPE))
-            xs = blocks[0](x)
-            for b in blocks[1:]:
-                xs = xs + b(x)
+            x = up(F.leaky_relu(x, self.lrelu_slope))
+            xs = torch.zeros_like(x)  # 0 + y == y exactly; a form TorchScript accepts
+            for block in blocks:
+                xs = xs + block(x)
             x = xs / self.num_kernels
-        x = self.conv_post(F.leaky_relu(x, POST_LRELU_SLOPE))
+        x = self.conv_post(F.leaky_relu(x, self.post_lrelu_slope))
         return torch.tanh(x)
 
     def remove_weight_norm(self) -> Generator:
