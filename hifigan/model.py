@@ -329,17 +329,21 @@ def parameter_count(module: nn.Module) -> int:
 
 
 class DiscriminatorP(nn.Module):
-    """Period discriminator: the signal folded into (T / p, p) and judged by (k, 1) 2-D convolutions."""
+    """Period discriminator: the signal folded into (T / p, p) and judged by (k, 1) 2-D convolutions.
 
-    def __init__(self, period: int, kernel_size: int = 5, stride: int = 3) -> None:
+    ``width`` scales the channel counts (1.0: the reference's 32, 128, 512, 1024, 1024; smaller values
+    give small discriminators for tests and quick CPU runs)."""
+
+    def __init__(self, period: int, kernel_size: int = 5, stride: int = 3, width: float = 1.0) -> None:
         super().__init__()
         self.period = period
         pad = (get_padding(kernel_size, 1), 0)
-        chans = [1, 32, 128, 512, 1024]
+        chans = [1] + [_scaled(c, width) for c in (32, 128, 512, 1024)]
+        top = chans[-1]
         self.convs = nn.ModuleList(
             [WNConv2d(chans[i], chans[i + 1], (kernel_size, 1), (stride, 1), padding=pad) for i in range(4)]
-            + [WNConv2d(1024, 1024, (kernel_size, 1), 1, padding=pad)])
-        self.conv_post = WNConv2d(1024, 1, (3, 1), 1, padding=(1, 0))
+            + [WNConv2d(top, top, (kernel_size, 1), 1, padding=pad)])
+        self.conv_post = WNConv2d(top, 1, (3, 1), 1, padding=(1, 0))
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """x (B, 1, T) -> (scores (B, N), feature maps)."""
@@ -361,12 +365,12 @@ class DiscriminatorP(nn.Module):
 class MultiPeriodDiscriminator(nn.Module):
     """One `DiscriminatorP` per period (reference: 2, 3, 5, 7, 11; 41,105,770 parameters)."""
 
-    def __init__(self, periods: Sequence[int] = MPD_PERIODS) -> None:
+    def __init__(self, periods: Sequence[int] = MPD_PERIODS, width: float = 1.0) -> None:
         super().__init__()
         if not periods or not all(isinstance(p, int) and p > 0 for p in periods):
             raise HiFiGANConfigError(
                 f"MultiPeriodDiscriminator periods must be positive integers, got {periods!r}")
-        self.discriminators = nn.ModuleList(DiscriminatorP(p) for p in periods)
+        self.discriminators = nn.ModuleList(DiscriminatorP(p, width=width) for p in periods)
 
     def forward(self, y: Tensor, y_hat: Tensor) -> tuple[list[Tensor], list[Tensor], list[list[Tensor]],
                                                           list[list[Tensor]]]:
@@ -375,13 +379,16 @@ class MultiPeriodDiscriminator(nn.Module):
 
 
 class DiscriminatorS(nn.Module):
-    """Scale discriminator: grouped strided 1-D convolutions over the raw (or pooled) signal."""
+    """Scale discriminator: grouped strided 1-D convolutions over the raw (or pooled) signal.
 
-    def __init__(self, use_spectral_norm: bool = False) -> None:
+    ``width`` scales the channel counts (1.0: the reference's; they stay multiples of 16)."""
+
+    def __init__(self, use_spectral_norm: bool = False, width: float = 1.0) -> None:
         super().__init__()
+        c1, c2, c3, c4 = (_scaled(c, width, 16) for c in (128, 256, 512, 1024))
         specs = [  # (in, out, kernel, stride, groups)
-            (1, 128, 15, 1, 1), (128, 128, 41, 2, 4), (128, 256, 41, 2, 16), (256, 512, 41, 4, 16),
-            (512, 1024, 41, 4, 16), (1024, 1024, 41, 1, 16), (1024, 1024, 5, 1, 1)]
+            (1, c1, 15, 1, 1), (c1, c1, 41, 2, 4), (c1, c2, 41, 2, 16), (c2, c3, 41, 4, 16),
+            (c3, c4, 41, 4, 16), (c4, c4, 41, 1, 16), (c4, c4, 5, 1, 1)]
 
         def conv(c_in: int, c_out: int, k: int, s: int, g: int) -> nn.Module:
             if use_spectral_norm:
@@ -389,7 +396,7 @@ class DiscriminatorS(nn.Module):
             return WNConv1d(c_in, c_out, k, s, groups=g, padding=get_padding(k))
 
         self.convs = nn.ModuleList(conv(*spec) for spec in specs)
-        self.conv_post = conv(1024, 1, 3, 1, 1)
+        self.conv_post = conv(c4, 1, 3, 1, 1)
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """x (B, 1, T) -> (scores (B, N), feature maps)."""
@@ -404,12 +411,13 @@ class DiscriminatorS(nn.Module):
 
 class MultiScaleDiscriminator(nn.Module):
     """Three `DiscriminatorS` on the signal, then on it average-pooled 2x and 4x; spectral norm on the
-    first (reference: 29,618,821 parameters)."""
+    first (reference: 29,618,821 parameters at ``width`` 1)."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: float = 1.0) -> None:
         super().__init__()
         self.discriminators = nn.ModuleList(
-            [DiscriminatorS(use_spectral_norm=True), DiscriminatorS(), DiscriminatorS()])
+            [DiscriminatorS(use_spectral_norm=True, width=width), DiscriminatorS(width=width),
+             DiscriminatorS(width=width)])
         self.meanpools = nn.ModuleList([nn.AvgPool1d(4, 2, padding=2), nn.AvgPool1d(4, 2, padding=2)])
 
     def forward(self, y: Tensor, y_hat: Tensor) -> tuple[list[Tensor], list[Tensor], list[list[Tensor]],
@@ -427,6 +435,13 @@ class MultiScaleDiscriminator(nn.Module):
             fmap_rs.append(fmap_r)
             fmap_gs.append(fmap_g)
         return y_d_rs, y_d_gs, fmap_rs, fmap_gs
+
+
+def _scaled(channels: int, width: float, multiple: int = 1) -> int:
+    """``channels * width`` rounded down to a multiple of ``multiple`` (at least ``multiple``)."""
+    if not 0.0 < width <= 1.0:
+        raise HiFiGANConfigError(f"discriminator width must lie in (0, 1], got {width}")
+    return max(multiple, int(channels * width) // multiple * multiple)
 
 
 def _judge(discriminators: nn.ModuleList, y: Tensor, y_hat: Tensor) -> tuple[list[Tensor], list[Tensor],
