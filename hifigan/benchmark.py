@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from hifigan.fast_infer import FFT_MIN_CHANNELS, FFT_MIN_KERNEL, FFT_SIZE, FastGenerator
+from hifigan.fast_infer import FFT_MIN_WORK, FFT_SIZE, FastGenerator
 from hifigan.model import PRESETS, Generator, preset
 
 SAMPLING_RATE = 22050
@@ -42,8 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=_positive, default=5)
     parser.add_argument("--n-fft", type=_positive, default=FFT_SIZE)
-    parser.add_argument("--fft-min-kernel", type=_positive, default=FFT_MIN_KERNEL)
-    parser.add_argument("--fft-min-channels", type=_positive, default=FFT_MIN_CHANNELS)
+    parser.add_argument("--fft-min-work", type=_positive, default=FFT_MIN_WORK,
+                        help="kernel x channels from which convolutions run through FFTs")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.warmup < 0:
@@ -55,8 +55,7 @@ def benchmark(name: str, args: argparse.Namespace) -> dict[str, float]:
     """Median latencies of eager and fast for one preset; prints one line each and their ratio."""
     torch.manual_seed(0)
     eager = Generator(**preset(name)).eval().remove_weight_norm()
-    fast = FastGenerator(eager, n_fft=args.n_fft, fft_min_kernel=args.fft_min_kernel,
-                         fft_min_channels=args.fft_min_channels)
+    fast = FastGenerator(eager, n_fft=args.n_fft, fft_min_work=args.fft_min_work)
     mel = torch.randn(args.batch_size, 80, args.frames)
     runs = {"eager": eager, "fast": fast}
     times: dict[str, list[float]] = {key: [] for key in runs}

@@ -9,15 +9,18 @@ and computes the same audio up to float rounding (tests/test_hifigan_fast.py). W
   costs 8 C^2 (n / 2 + 1) / (n - k + 1) in the per-frequency complex products, about 4.3 C^2 for
   n = 64 and k = 7 or 11 (direct: 14 C^2 and 22 C^2), plus O(C log n) for the transforms. The
   frequency-domain weights are computed once (conj(rfft(w)), the correlation that conv1d computes).
-  Used for kernels >= `fft_min_kernel` (7) at channels >= `fft_min_channels` (64): below that the
-  transforms and small products cost more than they save.
+  Used where kernel x channels >= `fft_min_work` (1408: V1's 11-tap convolutions at 128 channels and
+  its 7- and 11-tap ones at 256): below that, the transforms, the layout copies and the smaller
+  products cost more than they save on this machine (docs/PERFORMANCE.md).
 - **Dilation by polyphase.** A convolution with dilation d is d independent undilated convolutions over
   the d phases of the signal (samples r, r + d, ...), so the FFT blocks depend on k, not on the dilated
   span (up to 51 samples in V1).
 - **Element-wise work in place.** LeakyReLU of the intermediate activations, the residual adds and the
   sum over the stage's blocks run in place; the 1/num_kernels of the block mean is folded into the next
   transposed convolution and into conv_post (LeakyReLU is positively homogeneous).
-- Short kernels and the upsampling convolutions stay with PyTorch's convolutions (oneDNN on the CPU).
+- **Channels-last direct convolutions.** Everything else (short kernels, narrow stages, the upsampling
+  transposed convolutions) runs as 2-D convolutions over (B, C, 1, T) activations kept channels-last
+  end to end, the layout oneDNN's direct kernels prefer on this CPU: no reorders between layers.
 
 In float32 the FFT path's outputs differ from direct convolution by ~1e-6 relative; in float64 by ~1e-13.
 Any float dtype and device work (the FFT products run in the complex type of the input's dtype).
@@ -34,8 +37,7 @@ from torch import Tensor, nn
 from hifigan.model import LRELU_SLOPE, POST_LRELU_SLOPE, Generator, ResBlock1
 
 FFT_SIZE = 64
-FFT_MIN_KERNEL = 7
-FFT_MIN_CHANNELS = 64
+FFT_MIN_WORK = 1408  # kernel x channels from which the FFT path wins here (11 x 128, 7 x 256; not 7 x 128)
 
 
 def _effective(conv: nn.Module) -> tuple[Tensor, Tensor]:
@@ -56,13 +58,12 @@ class _Conv:
     n_fft: int
 
 
-def _prepare_conv(conv: nn.Module, dtype: torch.dtype, scale: float, n_fft: int, min_kernel: int,
-                  min_channels: int) -> _Conv:
+def _prepare_conv(conv: nn.Module, dtype: torch.dtype, scale: float, n_fft: int, min_work: int) -> _Conv:
     weight, bias = _effective(conv)
     weight = weight * scale
     kernel, dilation = int(weight.shape[-1]), int(conv.dilation[0])
     freq = None
-    if kernel >= min_kernel and min(weight.shape[:2]) >= min_channels and n_fft > kernel:
+    if kernel * min(weight.shape[:2]) >= min_work and n_fft > kernel:
         complex_dtype = (torch.ones(1, dtype=dtype) * 1j).dtype
         freq = torch.fft.rfft(weight, n=n_fft).conj().permute(2, 0, 1).to(complex_dtype).contiguous()
     taps = weight.to(dtype).unsqueeze(2).contiguous(memory_format=torch.channels_last)  # (O, I, 1, k)
@@ -111,7 +112,7 @@ class FastGenerator(nn.Module):
     """
 
     def __init__(self, generator: Generator, dtype: torch.dtype | None = None, n_fft: int = FFT_SIZE,
-                 fft_min_kernel: int = FFT_MIN_KERNEL, fft_min_channels: int = FFT_MIN_CHANNELS) -> None:
+                 fft_min_work: int = FFT_MIN_WORK) -> None:
         super().__init__()
         if not isinstance(generator, Generator):
             raise TypeError(f"FastGenerator needs a hifigan.model.Generator, got {type(generator).__name__}")
@@ -121,7 +122,7 @@ class FastGenerator(nn.Module):
         k = generator.num_kernels
 
         def prep(conv: nn.Module, scale: float = 1.0) -> _Conv:
-            return _prepare_conv(conv, dtype, scale, n_fft, fft_min_kernel, fft_min_channels)
+            return _prepare_conv(conv, dtype, scale, n_fft, fft_min_work)
 
         self.pre = prep(generator.conv_pre)
         self.ups: list[tuple[Tensor, Tensor, int, int]] = []
