@@ -1,0 +1,1 @@
+"""VITS (Kim et al. 2021) with Piper's quality presets: trained here, exported as Piper voices."""
