@@ -39,7 +39,10 @@ class PiperVoiceExport(nn.Module):
         super().__init__()
         # rebuilt, not deep-copied: torch's weight norm keeps a computed weight that deepcopy refuses
         clone = type(model)(**model.keywords)
-        clone.load_state_dict(model.state_dict())
+        state = model.state_dict()
+        if not any(k.endswith("weight_g") for k in state):  # the model's weight norm is folded already
+            clone.remove_weight_norm()
+        clone.load_state_dict(state)
         model = clone.eval()
         model.remove_weight_norm()
         if hasattr(model, "enc_q"):
