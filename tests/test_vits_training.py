@@ -130,3 +130,27 @@ def test_arg_parser_gives_piper_presets_and_names_bad_flags(tmp_path: Path) -> N
     assert "--segment-size" in check_args(parser.parse_args(["--segment-size", "1000"]))
     assert check_args(parser.parse_args(["--n-speakers", "3", "--resume-from-single-speaker-checkpoint",
                                          str(single)])) is None
+
+
+def test_multilingual_multispeaker_dataset(multilingual_corpus: Path) -> None:
+    from vits.data_function import phoneme_id_map_for, speaker_id_map
+
+    train = multilingual_corpus / "ml_train.txt"
+    speakers = speaker_id_map(train)
+    assert speakers == {"spk00": 0, "spk01": 1, "spk02": 2}
+    id_map = phoneme_id_map_for([train, multilingual_corpus / "ml_val.txt"])
+    dataset = VitsDataset(train, multilingual_corpus, id_map, speaker_ids=speakers)
+    by_speaker = {}
+    for i in range(len(dataset)):
+        item = dataset[i]
+        by_speaker.setdefault(item.speaker, []).append(dataset.entries[i].language)
+        assert item.ids[0] == 1 and item.ids[-1] == 2 and item.audio.numel() == item.spec.size(1) * 256
+    assert by_speaker == {0: ["en"] * 3, 1: ["fr"] * 3, 2: ["en"] * 3}
+    french = [dataset.ipa[i] for i in range(len(dataset)) if dataset.entries[i].language == "fr"]
+    assert french and all(p in id_map for text in french for p in text)
+    batch = collate([dataset[i] for i in range(3)])
+    assert batch.speakers.tolist() == [dataset[i].speaker for i in range(3)]
+    assert batch.ids.shape == (3, int(batch.id_lengths.max()))
+    with pytest.raises(PhonemeIdError, match="ml_train.txt:"):
+        VitsDataset(train, multilingual_corpus, {"_": [0], "^": [1], "$": [2], " ": [3]},
+                    speaker_ids=speakers)

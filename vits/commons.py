@@ -56,7 +56,11 @@ def generate_path(duration: Tensor, mask: Tensor) -> Tensor:
 
 
 def slice_segments(x: Tensor, ids_start: Tensor, segment_size: int) -> Tensor:
-    """The windows x[b, :, ids_start[b] : ids_start[b] + segment_size] stacked (B, C, segment_size)."""
+    """The windows x[b, :, ids_start[b] : ids_start[b] + segment_size] stacked (B, C, segment_size); zeros
+    past the end of ``x`` (an utterance shorter than one segment)."""
+    needed = int(ids_start.max()) + segment_size if ids_start.numel() else segment_size
+    if x.size(2) < needed:
+        x = F.pad(x, [0, needed - x.size(2)])
     index = ids_start.view(-1, 1, 1) + torch.arange(segment_size, device=x.device).view(1, 1, -1)
     return torch.gather(x, 2, index.expand(x.size(0), x.size(1), segment_size))
 

@@ -33,6 +33,27 @@ def linear_spectrogram(audio: Tensor, filter_length: int = 1024, hop_length: int
     return torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-6)
 
 
+def speaker_id_map(filelist: str | Path) -> dict[str, int]:
+    """Speaker name -> id for a filelist's speakers (sorted names, ids from 0); empty for `path|text`."""
+    return {name: i for i, name in enumerate(sorted({e.speaker for e in read_filelist(filelist)
+                                                     if e.speaker is not None}))}
+
+
+def phoneme_id_map_for(filelists: Sequence[str | Path], language: str = "en", n_vocab: int = 256
+                       ) -> dict[str, list[int]]:
+    """The default phoneme_id_map extended with every phoneme espeak-ng gives the filelists' texts (so a
+    new language trains without editing the map); raises PhonemeIdError past ``n_vocab`` ids."""
+    from common.text.phonemes import phonemize_many
+    from vits.text import default_phoneme_id_map, extend_phoneme_id_map
+
+    by_language: dict[str, list[str]] = {}
+    for filelist in filelists:
+        for entry in read_filelist(filelist):
+            by_language.setdefault(entry.language or language, []).append(entry.text)
+    ipa = [p for lang, texts in sorted(by_language.items()) for p in phonemize_many(texts, lang)]
+    return extend_phoneme_id_map(default_phoneme_id_map(), ipa, n_vocab=n_vocab)
+
+
 @dataclass
 class VitsItem:
     """One utterance, ready for collation."""

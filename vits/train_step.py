@@ -88,3 +88,19 @@ class VitsTrainer:
         self.optim_d.load_state_dict(state["optim_d"])
         self.scheduler_g.load_state_dict(state["scheduler_g"])
         self.scheduler_d.load_state_dict(state["scheduler_d"])
+
+
+def save_training_state(path: str, trainer: VitsTrainer, step: int = 0) -> None:
+    """Everything an exact resume needs: both networks, optimizers, schedulers, the step and the CPU RNG."""
+    torch.save({"net_g": trainer.net_g.state_dict(), "net_d": trainer.net_d.state_dict(),
+                "trainer": trainer.state_dict(), "step": step, "rng_cpu": torch.get_rng_state()}, path)
+
+
+def load_training_state(path: str, trainer: VitsTrainer) -> int:
+    """Restore what ``save_training_state`` wrote (weights_only load); returns the saved step."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    trainer.net_g.load_state_dict(state["net_g"], strict=True)
+    trainer.net_d.load_state_dict(state["net_d"], strict=True)
+    trainer.load_state_dict(state["trainer"])
+    torch.set_rng_state(state["rng_cpu"])
+    return int(state["step"])
