@@ -1,6 +1,8 @@
 """Checkpoint loading and the export command line.
 
-CLI: `python -m common.export torchscript|onnx --tacotron2 CKPT --waveglow CKPT -o DIR [--fp16]`.
+CLI: `python -m common.export torchscript|onnx --tacotron2 CKPT --waveglow CKPT -o DIR [--fp16]`, and
+`python -m common.export piper --vits CKPT -o DIR [--name NAME] [--config CONFIG.json]` (a Piper voice,
+see `common.export.piper`).
 """
 
 from __future__ import annotations
@@ -72,9 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m common.export",
         description="Export Tacotron 2 / WaveGlow checkpoints to TorchScript or ONNX.",
     )
-    parser.add_argument("format", choices=("torchscript", "onnx"))
+    parser.add_argument("format", choices=("torchscript", "onnx", "piper"))
     parser.add_argument("--tacotron2", type=Path, help="Tacotron 2 checkpoint (.pt)")
     parser.add_argument("--waveglow", type=Path, help="WaveGlow checkpoint (.pt)")
+    parser.add_argument("--vits", type=Path, help="VITS checkpoint (ours or Piper's .ckpt), for `piper`")
+    parser.add_argument("--name", help="voice name for `piper` (default: the checkpoint's file stem)")
+    parser.add_argument("--config", type=Path, help="Piper's training config.json (phoneme map), for `piper`")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output directory")
     parser.add_argument("--fp16", action="store_true", help="export half-precision weights and graphs")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default 17)")
@@ -83,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.format == "piper":
+        return _main_piper(args)
     if args.tacotron2 is None and args.waveglow is None:
         build_parser().error("give --tacotron2 and/or --waveglow")
     try:
@@ -90,6 +97,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             written = export_checkpoints(args.format, args.output, args.tacotron2, args.waveglow,
                                          fp16=args.fp16, opset=args.opset)
     except (ExportError, CheckpointError, OutputError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
+def _main_piper(args: argparse.Namespace) -> int:
+    """`python -m common.export piper --vits CKPT -o DIR`: write DIR/NAME.onnx and DIR/NAME.onnx.json."""
+    from common.export.piper import export_piper_checkpoint
+
+    if args.vits is None:
+        build_parser().error("piper needs --vits CKPT")
+    try:
+        with output_errors("-o/--output"):
+            written = export_piper_checkpoint(args.vits, args.output, args.name, args.config,
+                                              opset=args.opset)
+    except (ExportError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for path in written:
