@@ -2,7 +2,7 @@
 
 Training items are random windows of ``segment_size`` samples (a multiple of the hop length, 8192 in the
 reference) and the mel of that window, ``segment_size // hop`` frames: frame j is the suite's
-`TacotronSTFT` frame centred on sample j * hop of the window, so the generator's ``frames * hop`` output
+`MelSTFT` frame centred on sample j * hop of the window, so the generator's ``frames * hop`` output
 lines up with the window. With ``fine_tuning`` the input mel comes instead from
 ``input_mels_dir/<wav stem>.pt`` (mels the acoustic model predicted with teacher forcing, one frame per
 hop of the wav): a random run of frames is chosen and the audio under it. Validation items
@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 from common.audio import load_wav
 from common.data import BadItem, DatasetError, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
-from common.stft import TacotronSTFT
+from common.stft import MelSTFT
 from waveglow.data_function import segment_generator
 
 LOG_MEL_FLOOR = -11.512925464970229  # log(1e-5): the mel value of silence, used to pad short mels
@@ -67,7 +67,7 @@ class AudioMelDataset(Dataset):
         self.input_mels_dir = Path(input_mels_dir) if input_mels_dir is not None else None
         self.seed = seed
         self.epoch = 0
-        self.stft = TacotronSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
+        self.stft = MelSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
                                  mel_fmin, mel_fmax)
 
     def set_epoch(self, epoch: int) -> None:

@@ -5,7 +5,7 @@
   (the sum over sub-discriminators of mean (1 - D(y_hat))^2).
 - Discriminator: the sum over sub-discriminators of mean (1 - D(y))^2 + mean D(y_hat)^2.
 
-The loss mel uses the suite's front end (`common.stft.TacotronSTFT`) with its own upper frequency
+The loss mel uses the suite's front end (`common.stft.MelSTFT`) with its own upper frequency
 (``mel_fmax_loss``; None = the full band up to Nyquist, as the reference's default).
 """
 
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from common.stft import TacotronSTFT
+from common.stft import MelSTFT
 
 MEL_LOSS_WEIGHT = 45.0
 FEATURE_LOSS_WEIGHT = 2.0
@@ -68,13 +68,13 @@ def mel_l1(mel: Tensor, mel_hat: Tensor) -> Tensor:
 
 
 class MelLoss(nn.Module):
-    """Log-mel of audio for the L1 term: `TacotronSTFT` with the loss's own ``mel_fmax_loss``."""
+    """Log-mel of audio for the L1 term: `MelSTFT` with the loss's own ``mel_fmax_loss``."""
 
     def __init__(self, filter_length: int = 1024, hop_length: int = 256, win_length: int = 1024,
                  n_mel_channels: int = 80, sampling_rate: int = 22050, mel_fmin: float = 0.0,
                  mel_fmax_loss: float | None = None) -> None:
         super().__init__()
-        self.stft = TacotronSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
+        self.stft = MelSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
                                  mel_fmin, mel_fmax_loss)
 
     def mel(self, audio: Tensor) -> Tensor:

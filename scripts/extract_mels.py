@@ -3,7 +3,7 @@
 
     python scripts/extract_mels.py --tacotron2 CKPT -d DATASET --filelist FILELIST -o DIR
 
-The work is done by :mod:`common.extract_mels`; this file only makes the repository importable.
+The work is done by :mod:`common.data_tools.extract_mels`; this file only makes the repository importable.
 """
 
 import sys
@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.extract_mels import main  # noqa: E402
+from common.data_tools.extract_mels import main  # noqa: E402
 
 if __name__ == "__main__":
     raise SystemExit(main())

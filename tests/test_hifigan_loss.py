@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from common.stft import TacotronSTFT
+from common.stft import MelSTFT
 from hifigan.loss_function import (
     MelLoss,
     discriminator_loss,
@@ -61,7 +61,7 @@ def test_mel_l1_and_mel_loss_weight_45_full_band() -> None:
     y_hat = (torch.rand(2, 1, 2048) * 1.8 - 0.9).requires_grad_()
     loss_fn = MelLoss()
     assert loss_fn.stft.mel_fmax == 11025.0  # no mel_fmax_loss: the full band
-    full_band = TacotronSTFT(mel_fmax=None)
+    full_band = MelSTFT(mel_fmax=None)
     mel, mel_hat = full_band.mel_spectrogram(y[:, 0]), full_band.mel_spectrogram(y_hat[:, 0].detach())
     want = 45 * (mel - mel_hat).abs().mean()
     loss = loss_fn(y, y_hat)

@@ -1,6 +1,6 @@
 """HiFi-GAN training pieces: flags (hifigan/arg_parser.py), data (hifigan/data_function.py), the two-player
 step (hifigan/train_step.py: the loss falls on the offline corpus, resume is bitwise, gradient accumulation
-averages) and the teacher-forced mel extraction for fine-tuning (common/extract_mels.py)."""
+averages) and the teacher-forced mel extraction for fine-tuning (common/data_tools/extract_mels.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import torch
 from common.arg_parser import training_parser
 from common.audio import load_wav
 from common.data import BadItem, DatasetError
-from common.extract_mels import main as extract_main
+from common.data_tools.extract_mels import main as extract_main
 from common.filelist import read_filelist, resolve_path
-from common.stft import TacotronSTFT
+from common.stft import MelSTFT
 from hifigan.arg_parser import check_args, hifigan_parser, model_config
 from hifigan.data_function import AudioMelCollate, AudioMelDataset, batch_to_device
 from hifigan.model import DEFAULT_CONFIG, PRESETS
@@ -76,7 +76,7 @@ def test_training_items_are_windows_and_their_mels(tiny_corpus: Path) -> None:
     wav = load_wav(resolve_path(tiny_corpus, entry.audio_path), 22050)
     start = next(i for i in range(wav.numel() - 8191) if torch.equal(wav[i : i + 8192], audio))
     assert start >= 0
-    want = TacotronSTFT().mel_spectrogram(audio.unsqueeze(0))[0, :, :32]
+    want = MelSTFT().mel_spectrogram(audio.unsqueeze(0))[0, :, :32]
     torch.testing.assert_close(mel, want)
     assert torch.equal(data.load_item(0)[1], audio)  # the same window within an epoch
     data.set_epoch(1)
@@ -199,7 +199,7 @@ def test_teacher_forced_mels_feed_fine_tuning(tiny_corpus: Path, tmp_path: Path)
     assert extract_main(["--tacotron2", str(tmp_path / "t2.pt"), "-d", str(tiny_corpus), "--filelist",
                          str(filelist), "-o", str(out), "--batch-size", "4"]) == 0
     entries = read_filelist(filelist)
-    stft = TacotronSTFT()
+    stft = MelSTFT()
     for entry in entries:
         mel = torch.load(out / f"{Path(entry.audio_path).stem}.pt", weights_only=True)
         wav = load_wav(resolve_path(tiny_corpus, entry.audio_path), 22050)

@@ -18,7 +18,8 @@ from torch import Tensor
 
 from common.audio import load_wav
 from common.filelist import FilelistEntry, read_filelist
-from vits.text import PhonemeIdError, phonemes_to_ids
+from common.text.phonemes import phonemize_many
+from vits.text import PhonemeIdError, default_phoneme_id_map, extend_phoneme_id_map, phonemes_to_ids
 
 
 def linear_spectrogram(audio: Tensor, filter_length: int = 1024, hop_length: int = 256,
@@ -43,8 +44,6 @@ def phoneme_id_map_for(filelists: Sequence[str | Path], language: str = "en", n_
                        ) -> dict[str, list[int]]:
     """The default phoneme_id_map extended with every phoneme espeak-ng gives the filelists' texts (so a
     new language trains without editing the map); raises PhonemeIdError past ``n_vocab`` ids."""
-    from common.text.phonemes import phonemize_many
-    from vits.text import default_phoneme_id_map, extend_phoneme_id_map
 
     by_language: dict[str, list[str]] = {}
     for filelist in filelists:
@@ -70,7 +69,6 @@ class VitsDataset(torch.utils.data.Dataset):
     def __init__(self, filelist: str | Path, dataset_path: str | Path, phoneme_id_map: dict[str, list[int]],
                  speaker_ids: dict[str, int] | None = None, language: str = "en", sampling_rate: int = 22050,
                  filter_length: int = 1024, hop_length: int = 256, win_length: int = 1024) -> None:
-        from common.text.phonemes import phonemize_many
 
         self.entries: list[FilelistEntry] = read_filelist(filelist)
         if not self.entries:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from common.stft import TacotronSTFT
+from common.stft import MelSTFT
 
 
 def feature_loss(fmap_r: list[list[Tensor]], fmap_g: list[list[Tensor]]) -> Tensor:
@@ -59,7 +59,7 @@ class MelLoss(torch.nn.Module):
     def __init__(self, sampling_rate: int = 22050, filter_length: int = 1024, hop_length: int = 256,
                  win_length: int = 1024, n_mel_channels: int = 80, mel_fmax: float | None = None) -> None:
         super().__init__()
-        self.stft = TacotronSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
+        self.stft = MelSTFT(filter_length, hop_length, win_length, n_mel_channels, sampling_rate,
                                  mel_fmin=0.0, mel_fmax=mel_fmax)
 
     def mel(self, audio: Tensor) -> Tensor:

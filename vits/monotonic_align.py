@@ -27,6 +27,7 @@ _NUMBA_KERNEL = None
 def numba_available() -> bool:
     """Whether numba imports (it ships with librosa)."""
     try:
+        # deferred: numba, slow to import
         import numba  # noqa: F401
     except ImportError:
         return False
@@ -38,6 +39,7 @@ def _numba_kernel():
     global _NUMBA_KERNEL
     if _NUMBA_KERNEL is not None:
         return _NUMBA_KERNEL
+    # deferred: numba, slow to import
     import numba
 
     @numba.njit(cache=False, nogil=True)

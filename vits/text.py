@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from common.text.phonemes import phonemize
+
 PAD, BOS, EOS = "_", "^", "$"
 
 _PUNCTUATION = " !'(),-.:;?\"¡¿—…«»“”"
@@ -73,6 +75,5 @@ def phonemes_to_ids(ipa: str, phoneme_id_map: dict[str, list[int]], missing: str
 def text_to_ids(text: str, language: str, phoneme_id_map: dict[str, list[int]],
                 missing: str = "error") -> list[int]:
     """Phonemize ``text`` with espeak-ng (the suite's IPA front end) and map it to ids."""
-    from common.text.phonemes import phonemize
 
     return phonemes_to_ids(phonemize(text, language), phoneme_id_map, missing=missing, where=repr(text[:40]))

@@ -18,6 +18,7 @@ from torch import nn
 from common.checkpoint import CheckpointError, load_checkpoint, load_model_state
 from common.export.base import DEFAULT_OPSET, ONNX_WAVEGLOW_FILE, TORCHSCRIPT_FILES, ExportError
 from common.export.onnx_export import export_tacotron2_onnx, export_waveglow_onnx
+from common.export.piper import export_piper_checkpoint
 from common.export.torchscript import save_torchscript, script_tacotron2, script_waveglow
 from common.io_errors import OutputError, output_errors
 from tacotron2.multilingual import build_tacotron2
@@ -106,7 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main_piper(args: argparse.Namespace) -> int:
     """`python -m common.export piper --vits CKPT -o DIR`: write DIR/NAME.onnx and DIR/NAME.onnx.json."""
-    from common.export.piper import export_piper_checkpoint
 
     if args.vits is None:
         build_parser().error("piper needs --vits CKPT")

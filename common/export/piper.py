@@ -17,6 +17,7 @@ VITS checkpoints (``model_name`` "VITS", ``config``, ``state_dict`` and ``voice`
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ import torch
 from torch import Tensor, nn
 
 from common.export.base import DEFAULT_OPSET, ExportError
+from vits.checkpoint import PiperCheckpointError, load_piper_checkpoint, read_lightning_checkpoint
+from vits.model import SynthesizerTrn
+from vits.text import default_phoneme_id_map
 
 PIPER_INPUTS = ("input", "input_lengths", "scales")
 PIPER_OUTPUTS = ("output",)
@@ -91,7 +95,6 @@ def export_piper_voice(model: nn.Module, out_dir: str | Path, name: str,
                        scales: Mapping[str, float] | None = None, quality: str | None = None,
                        opset: int = DEFAULT_OPSET) -> tuple[Path, Path]:
     """Write ``out_dir/name.onnx`` and ``out_dir/name.onnx.json``; returns both paths."""
-    import warnings
 
     if not name or "/" in name or name.startswith("."):
         raise ExportError(f"--name must be a plain file name, got {name!r}")
@@ -127,9 +130,6 @@ def export_piper_voice(model: nn.Module, out_dir: str | Path, name: str,
 def load_vits_for_export(path: str | Path, config_json: str | Path | None = None
                          ) -> tuple[nn.Module, dict[str, Any]]:
     """The generator of a VITS checkpoint (Piper Lightning or ours) and the voice metadata for its JSON."""
-    from vits.checkpoint import PiperCheckpointError, load_piper_checkpoint, read_lightning_checkpoint
-    from vits.model import SynthesizerTrn
-    from vits.text import default_phoneme_id_map
 
     path = Path(path)
     try:

@@ -1,7 +1,7 @@
 """CPU latency of VITS synthesis per ``--quality`` preset, PyTorch and ONNX (onnxruntime), in wall seconds
 per second of audio (Piper publishes its ONNX figures in this unit).
 
-``python -m vits.benchmark --qualities x-low medium high --threads 1 2 --output results.json``
+``python -m common.benchmarks.vits --qualities x-low medium high --threads 1 2 --output results.json``
 
 Weights are random (speed does not depend on them), weight norm is folded, noise is zero. An untrained
 duration predictor gives unnatural durations, so ``length_scale`` is calibrated once per model to make
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from common.export.piper import export_piper_voice
 from vits.model import SAMPLE_RATE, SynthesizerTrn, preset_keywords
 from vits.text import default_phoneme_id_map, phonemes_to_ids
 
@@ -67,9 +68,9 @@ def _median_wall(run, repeats: int) -> float:
 def benchmark(qualities: Sequence[str], threads: Sequence[int], repeats: int = 3,
               audio_seconds: float = 5.0) -> list[dict]:
     """One row per (quality, backend, threads): wall s per audio s and the audio length."""
+    # deferred: onnxruntime, optional
     import onnxruntime as ort
 
-    from common.export.piper import export_piper_voice
 
     torch.manual_seed(0)
     ids = torch.tensor([phonemes_to_ids(SENTENCE_IPA, default_phoneme_id_map())])
@@ -110,7 +111,8 @@ def benchmark(qualities: Sequence[str], threads: Sequence[int], repeats: int = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vits.benchmark", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m common.benchmarks.vits",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--qualities", nargs="+", default=["x-low", "medium", "high"])
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)

@@ -1,6 +1,6 @@
 """Teacher-forced Tacotron 2 mels for HiFi-GAN fine-tuning (``--fine-tuning --input-mels-dir DIR``).
 
-For every entry of a filelist the wav's mel (`TacotronSTFT`) is fed to Tacotron 2 with teacher forcing,
+For every entry of a filelist the wav's mel (`MelSTFT`) is fed to Tacotron 2 with teacher forcing,
 and the post-net mel it predicts is saved as ``DIR/<wav stem>.pt``, a float32 (n_mel_channels, frames)
 tensor with as many frames as the wav's own mel, so the vocoder learns to turn the acoustic model's
 (slightly blurred) mels into the recorded audio. The prenet's dropout stays on as in the reference
