@@ -89,10 +89,15 @@ class Tacotron2Recipe(ModelRecipe):
         kind = args.sampler
         if kind == "default":
             return None
-        languages = getattr(dataset, "item_languages", None)  # a plain (not multilingual) dataset has none
-        if languages is None:
-            raise DatasetError(f"--sampler {kind}: this model's data has no languages")
+        # a dataset without language labels or item lengths has None for them
+        languages = getattr(dataset, "item_languages", None)
         lengths = getattr(dataset, "item_lengths", None) if kind == "bucketed" else None
+        if kind == "bucketed" and lengths is None:
+            raise DatasetError(f"--sampler bucketed: this model's data has no item lengths "
+                               f"(--training-files {args.training_files})")
+        if kind != "bucketed" and languages is None:
+            raise DatasetError(f"--sampler {kind}: this model's data has no languages "
+                               f"(--training-files {args.training_files})")
         try:
             return build_sampler(kind, languages, args.batch_size, rank, world_size, seed=args.seed or 0,
                                  lengths=lengths)

@@ -171,8 +171,8 @@ class PerfectBatchSampler(Sampler[int]):
 
 class BucketedBatchSampler(Sampler[int]):
     """Batches of similar length: each epoch shuffles the items, sorts every run of `BUCKET_BATCHES` global
-    batches by length, cuts it into global batches and shuffles their order; rank r takes the r-th
-    `batch_size` items of each global batch. Every item is seen once per epoch (full batches only, the
+    batches by length, cuts it into global batches and shuffles their order; rank r takes items r,
+    r + world_size, ... of each global batch. Every item is seen once per epoch (full batches only, the
     same count as the default sampler); which items share a batch still changes from epoch to epoch.
     """
 
@@ -202,9 +202,10 @@ class BucketedBatchSampler(Sampler[int]):
         return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
 
     def indices(self) -> list[int]:
-        """This rank's indices for the current epoch, batch after batch."""
-        lo, hi = self.rank * self.batch_size, (self.rank + 1) * self.batch_size
-        return [i for batch in self.global_batches() for i in batch[lo:hi]]
+        """This rank's indices for the current epoch, batch after batch: every `world_size`-th item of each
+        length-sorted global batch, so that all ranks get the same mix of lengths (equal work per step, and
+        no rank always trains on the shortest items)."""
+        return [i for batch in self.global_batches() for i in batch[self.rank::self.world_size]]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.indices())

@@ -166,6 +166,10 @@ def test_bucketed_ddp_ranks_split_each_global_batch():
     for start in range(0, 48, 4):  # the two ranks' k-th batches are one global batch of similar lengths
         together = [lengths[i] for i in a[start: start + 4] + b[start: start + 4]]
         assert max(together) - min(together) <= 12
+    # the ranks' shares of a step are interleaved, not the shorter and the longer half: equal work
+    for start in range(0, 48, 4):
+        work = [sum(lengths[i] for i in rank[start: start + 4]) for rank in (a, b)]
+        assert abs(work[0] - work[1]) <= 4
     assert isinstance(build_sampler("bucketed", [None] * 100, 4, 0, 2, seed=7, lengths=lengths),
                       BucketedBatchSampler)
     with pytest.raises(SamplerError, match="no item lengths"):
