@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for intelligibility_curve.png/.json and the last checkpoint's wavs")
     c.add_argument("--corpus", type=Path, help="offline corpus folder: add espeak-ng's ceiling")
     c.add_argument("--points", type=int, default=4, help="checkpoints to score, spread over the run")
-    c.add_argument("--griffin-lim-iters", type=int, default=30, help="Griffin-Lim iterations")
+    c.add_argument("--griffin-lim-iters", type=int, default=60,
+                   help="Griffin-Lim iterations (inference.py's default)")
     c.add_argument("--max-decoder-steps", type=int, help="decoder step cap (default: the checkpoint's)")
     c.add_argument("--log-file", type=Path, help="append each point to this run log (DLLogger format)")
     return parser

@@ -79,7 +79,7 @@ def pick_evenly(items: Sequence, n: int) -> list:
     return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
 
 
-def score_checkpoint(path: Path, texts: Sequence[str], recognizer, griffin_lim_iters: int = 30,
+def score_checkpoint(path: Path, texts: Sequence[str], recognizer, griffin_lim_iters: int = 60,
                      max_decoder_steps: int | None = None, out_dir: Path | None = None,
                      seed: int = 1234) -> IntelligibilityReport:
     """Synthesise `texts` from one Tacotron 2 checkpoint with Griffin-Lim and score them; the wavs go to
@@ -132,7 +132,7 @@ def plot_curve(points: Sequence[CurvePoint], ceiling: IntelligibilityReport | No
 
 def intelligibility_curve(
     run_dir: Path, texts: Sequence[str], points: int = 4, corpus_dir: Path | None = None,
-    out_dir: Path | None = None, griffin_lim_iters: int = 30, max_decoder_steps: int | None = None,
+    out_dir: Path | None = None, griffin_lim_iters: int = 60, max_decoder_steps: int | None = None,
 ) -> tuple[list[CurvePoint], IntelligibilityReport | None]:
     """Score `points` checkpoints of `run_dir` spread over the run (the last included), and the ceiling
     when `corpus_dir` is given. The last point's wavs go to `out_dir`/wavs."""
