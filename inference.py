@@ -272,6 +272,8 @@ def run(args: argparse.Namespace, given: set[str]) -> int:
     if not phrases:
         raise InferenceError(f"-i/--input: {source} holds no phrases (it is empty or has blank lines only)")
     device = choose_device(args)
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)  # denormal floats slow CPU math (common/training/loop.py)
     if args.seed is not None:
         torch.manual_seed(args.seed)
 

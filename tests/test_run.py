@@ -132,3 +132,14 @@ def test_time_budget_stops_inside_a_long_epoch_and_checkpoints(tiny_corpus, tmp_
     assert summary["epochs_done"] == 0 and summary["stopped_by"] == "time budget"
     position = torch.load(tmp_path / "checkpoint_WaveGlow_0.pt", weights_only=True)["position"]
     assert position["epoch"] == 0 and position["next_iteration"] == 1
+
+
+def test_cpu_training_flushes_denormal_floats(tiny_corpus, tmp_path):
+    """Denormal floats make CPU math slow late in a run (common/training/loop.py): training flushes them."""
+    torch.set_flush_denormal(False)
+    try:
+        assert float(torch.tensor([1e-40]) * 1.0) != 0.0, "a denormal survives by default"
+        assert run.main(run_args(tiny_corpus, tmp_path, "Tacotron2", 1, "-lr", "1e-3")) == 0
+        assert float(torch.tensor([1e-40]) * 1.0) == 0.0
+    finally:
+        torch.set_flush_denormal(False)

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from common.evaluation.curve import intelligibility_curve, plot_curve
 from common.evaluation.intelligibility import compare, evaluate_with_ceiling, phrase_files, phrase_texts
 from common.logger import RunLogger
@@ -242,6 +244,7 @@ _COMMANDS = {"mcd": _run_mcd, "alignment": _run_alignment, "intelligibility": _r
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    torch.set_flush_denormal(True)  # synthesis here runs on the CPU, where denormal floats are slow
     try:
         return _COMMANDS[args.command](args)
     except EvaluationError as err:
