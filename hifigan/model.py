@@ -554,6 +554,30 @@ def generator_state(checkpoint: Mapping[str, Any], source: str, ema: bool = Fals
                                  f"(no 'generator' or 'state_dict'; keys: {', '.join(map(str, checkpoint))})")
 
 
+def generator_from_checkpoint(checkpoint: Any, source: str, config: Mapping[str, Any] | None = None,
+                              ema: bool = False) -> Generator:
+    """`load_generator` for a checkpoint already read (e.g. from a URL); ``source`` names it in errors."""
+    if not isinstance(checkpoint, Mapping):
+        raise HiFiGANCheckpointError(f"{source} is not a HiFi-GAN checkpoint (a {type(checkpoint).__name__}, "
+                                     "not a dict)")
+    state = generator_state(checkpoint, source, ema)
+    stored = checkpoint.get("config")
+    if isinstance(stored, Mapping) and isinstance(stored.get("generator"), Mapping):
+        stored = stored["generator"]  # a run.py checkpoint (HiFiGAN.config)
+    if isinstance(stored, Mapping):
+        chosen = {k: v for k, v in stored.items() if k in CONFIG_KEYS}
+    elif config is not None:
+        chosen = dict(config)
+    else:
+        raise HiFiGANCheckpointError(f"{source} has no generator 'config': pass one (e.g. a preset V1/V2/V3)")
+    try:
+        generator = Generator(**chosen)
+    except HiFiGANConfigError as err:
+        raise HiFiGANCheckpointError(f"{source}: {err}") from None
+    load_state_strict(generator, state, source)
+    return generator
+
+
 def load_generator(path: str | Path, config: Mapping[str, Any] | None = None,
                    map_location: str | torch.device = "cpu", ema: bool = False) -> Generator:
     """Build a `Generator` from a checkpoint file and load its weights strictly (weights_only).
@@ -565,26 +589,7 @@ def load_generator(path: str | Path, config: Mapping[str, Any] | None = None,
     EMA copy of the generator instead.
     """
     path = Path(path)
-    checkpoint = _load_file(path)
-    if not isinstance(checkpoint, Mapping):
-        raise HiFiGANCheckpointError(f"{path} is not a HiFi-GAN checkpoint (a {type(checkpoint).__name__}, "
-                                     "not a dict)")
-    state = generator_state(checkpoint, str(path), ema)
-    stored = checkpoint.get("config")
-    if isinstance(stored, Mapping) and isinstance(stored.get("generator"), Mapping):
-        stored = stored["generator"]  # a run.py checkpoint (HiFiGAN.config)
-    if isinstance(stored, Mapping):
-        chosen = {k: v for k, v in stored.items() if k in CONFIG_KEYS}
-    elif config is not None:
-        chosen = dict(config)
-    else:
-        raise HiFiGANCheckpointError(f"{path} has no generator 'config': pass one (e.g. a preset V1/V2/V3)")
-    try:
-        generator = Generator(**chosen)
-    except HiFiGANConfigError as err:
-        raise HiFiGANCheckpointError(f"{path}: {err}") from None
-    load_state_strict(generator, state, str(path))
-    return generator.to(map_location)
+    return generator_from_checkpoint(_load_file(path), str(path), config, ema).to(map_location)
 
 
 def save_generator(path: str | Path, generator: Generator, **extra: Any) -> Path:
