@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from test_inference import T2, ngc, tiny_tacotron2
+from test_inference import T2, _one_thread, ngc, tiny_tacotron2  # noqa: F401 - _one_thread: autouse fixture
 
 import inference
 from common.checkpoint import CheckpointError
@@ -21,14 +21,6 @@ from waveglow.denoiser import Denoiser
 
 REPO = str(Path(__file__).resolve().parent.parent)
 TINY = {**preset("V3"), "upsample_initial_channel": 16, "n_mel_channels": 8}  # hop 8 x 8 x 4 = 256
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tiny_generator(seed: int = 0) -> Generator:
