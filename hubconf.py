@@ -1,4 +1,4 @@
-"""torch.hub entry points: Tacotron 2, WaveGlow and text utilities.
+"""torch.hub entry points: Tacotron 2, WaveGlow, HiFi-GAN and text utilities.
 
     tacotron2 = torch.hub.load(REPO, "nvidia_tacotron2", checkpoint="t2.pt")          # local checkpoint
     waveglow = torch.hub.load(REPO, "nvidia_waveglow", url="https://.../waveglow.pt")   # any URL you trust
@@ -6,6 +6,8 @@
     ids, lengths = utils.prepare_input_sequence(["Hello world."], cpu=True)
     mel, mel_lengths, alignments = tacotron2.infer(ids, lengths)
     audio = waveglow.infer(mel)
+    hifigan = torch.hub.load(REPO, "nvidia_hifigan", checkpoint="hifigan_gen_checkpoint_6500.pt")
+    audio = hifigan.infer(mel)                                                       # (B, frames * 256)
 
 No download address is built in: pass the checkpoint path or the URL of a checkpoint (ours or the
 published NGC layout). `pretrained=False` gives a randomly initialised model whose constructor arguments
@@ -24,6 +26,11 @@ from common.checkpoint import load_checkpoint as _load_checkpoint_file
 from common.synthesis import tacotron2_from_checkpoint as _tacotron2_from_checkpoint
 from common.synthesis import waveglow_from_checkpoint as _waveglow_from_checkpoint
 from common.text import text_to_sequence as _text_to_sequence
+from hifigan.model import Generator as _HiFiGANGenerator
+from hifigan.model import HiFiGANCheckpointError as _HiFiGANCheckpointError
+from hifigan.model import preset as _hifigan_preset
+from hifigan.vocoder import load_vocoder as _load_hifigan_vocoder
+from hifigan.vocoder import vocoder_from_checkpoint as _hifigan_from_checkpoint
 from tacotron2.model import Tacotron2 as _Tacotron2
 from waveglow.model import WaveGlow as _WaveGlow
 
@@ -73,6 +80,31 @@ def nvidia_waveglow(pretrained: bool = True, checkpoint: str | None = None, url:
         return _precision(_WaveGlow(**kwargs), model_math)
     loaded, source = _load_checkpoint(checkpoint, url, "nvidia_waveglow")
     return _precision(_waveglow_from_checkpoint(loaded, source, overrides=kwargs), model_math)
+
+
+def nvidia_hifigan(pretrained: bool = True, checkpoint: str | None = None, url: str | None = None,
+                   model_math: str = "fp32", preset: str | None = None, fast: bool = True, **kwargs: Any):
+    """HiFi-GAN. Pretrained: a vocoder (``infer(mel) -> audio (B, frames * 256)``, weight norm removed,
+    eval mode; `hifigan.vocoder.HiFiGANVocoder`, with the fast CPU path unless ``fast=False``) from
+    ``checkpoint`` or ``url``: an NGC generator file, ours, or a `run.py -m HiFiGAN` checkpoint; ``preset``
+    ("V1", "V2", "V3") is the config of a file that holds none. Otherwise a random `Generator` built from
+    the preset's config updated with ``kwargs`` (weight norm kept, for training)."""
+    config = _hifigan_preset(preset) if preset is not None else None
+    if not pretrained:
+        return _precision(_HiFiGANGenerator(**{**(config or {}), **kwargs}), model_math)
+    if (checkpoint is None) == (url is None):
+        raise ValueError("nvidia_hifigan: pretrained=True needs exactly one of checkpoint=PATH or url=URL "
+                         "(no default download address is built in), or pass pretrained=False")
+    try:
+        if checkpoint is not None:
+            vocoder = _load_hifigan_vocoder(checkpoint, config, fast=fast)
+        else:
+            loaded = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=True,
+                                                        weights_only=True)
+            vocoder = _hifigan_from_checkpoint(loaded, url, config, fast=fast)
+    except _HiFiGANCheckpointError as err:
+        raise _CheckpointError(str(err)) from None
+    return _precision(vocoder, model_math)
 
 
 class _TTSUtils:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Text lines to wav files with Tacotron 2 and WaveGlow (or Griffin-Lim when no WaveGlow is given).
+"""Text lines to wav files with Tacotron 2 and WaveGlow or HiFi-GAN (or Griffin-Lim without a vocoder).
 
     python inference.py -i phrases/phrase.txt -o output/ --tacotron2 T2.pt --waveglow WG.pt [--cpu|--fp16]
+    python inference.py -i phrases/phrase.txt -o output/ --tacotron2 T2.pt --hifigan HG.pt --cpu
 
 One phrase per line (blank lines are skipped with a warning; `-i -` reads stdin). For line i (counting
 phrases from 0) it writes `audio_<i><suffix>.wav` (peak-normalised 16-bit PCM) and
@@ -42,6 +43,7 @@ from common.synthesis import (
     SynthesisResult,
     Synthesizer,
     detect_tacotron2_config,
+    load_hifigan,
     load_tacotron2,
     load_waveglow,
     plot_alignment,
@@ -88,13 +90,15 @@ def inference_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     models = parser.add_argument_group("checkpoints")
     models.add_argument("--tacotron2", help="Tacotron 2 checkpoint (ours or NGC layout); required")
     models.add_argument("--waveglow",
-                        help="WaveGlow checkpoint (ours or NGC layout); without it, Griffin-Lim")
+                        help="WaveGlow checkpoint (ours or NGC layout); without a vocoder, Griffin-Lim")
+    models.add_argument("--hifigan", help="HiFi-GAN generator checkpoint (NGC layout, ours or run.py -m "
+                                          "HiFiGAN's), instead of --waveglow; -d denoises it too")
 
     synth = parser.add_argument_group("synthesis")
     synth.add_argument("-s", "--sigma-infer", type=float, default=0.9,
                        help="WaveGlow noise standard deviation")
     synth.add_argument("-d", "--denoising-strength", type=float, default=0.01,
-                       help="fraction of WaveGlow's bias spectrum removed (0: no denoiser)")
+                       help="fraction of the vocoder's bias spectrum removed (0: no denoiser)")
     synth.add_argument("-sr", "--sampling-rate", type=int, default=22050, help="sampling rate of the wavs")
     synth.add_argument("--stft-hop-length", type=int, default=256, help="audio samples per mel frame")
     synth.add_argument("--text-cleaners", nargs="*", default=["english_cleaners"], help="text cleaners")
@@ -187,6 +191,8 @@ def check_flags(args: argparse.Namespace) -> None:
         raise InferenceError("-sr/--sampling-rate and --stft-hop-length must be positive")
     if not args.tacotron2:
         raise InferenceError("--tacotron2 CHECKPOINT is required")
+    if args.waveglow and args.hifigan:
+        raise InferenceError("--waveglow and --hifigan: choose one vocoder")
 
 
 def ignored_flag_notes(args: argparse.Namespace, given: set[str], tacotron2_config: dict,
@@ -220,10 +226,10 @@ def summary_metrics(result: SynthesisResult, vocoder: str) -> dict:
         "tacotron2_items_per_sec": _rate(result.mel_frames, times.tacotron2),
         "tacotron2_latency": times.tacotron2,
     }
-    if vocoder == "waveglow":
+    if vocoder in ("waveglow", "hifigan"):  # the Synthesizer times either vocoder as its "waveglow" stage
         metrics.update({
-            "waveglow_items_per_sec": _rate(result.generated_samples, times.waveglow),
-            "waveglow_latency": times.waveglow,
+            f"{vocoder}_items_per_sec": _rate(result.generated_samples, times.waveglow),
+            f"{vocoder}_latency": times.waveglow,
             "denoiser_latency": times.denoiser,
         })
     else:
@@ -247,6 +253,7 @@ def summary_metrics(result: SynthesisResult, vocoder: str) -> dict:
 def declare_metrics(log: RunLogger) -> None:
     for name, unit in [("tacotron2_items_per_sec", "mels/s"), ("tacotron2_latency", "s"),
                        ("waveglow_items_per_sec", "samples/s"), ("waveglow_latency", "s"),
+                       ("hifigan_items_per_sec", "samples/s"), ("hifigan_latency", "s"),
                        ("denoiser_latency", "s"), ("griffin_lim_items_per_sec", "samples/s"),
                        ("griffin_lim_latency", "s"), ("latency", "s"), ("mel_frames", "frames"),
                        ("audio_samples", "samples"), ("audio_seconds", "s"),
@@ -285,6 +292,7 @@ def run(args: argparse.Namespace, given: set[str]) -> int:
     tacotron2.decoder.attention_stop_frames = args.attention_stop_frames
     if waveglow is not None:
         set_waveglow_impl(waveglow, args.decoder_impl)
+    vocoder = load_hifigan(args.hifigan) if args.hifigan else waveglow
     try:
         shapes = detect_tacotron2_config(tacotron2.state_dict())
     except CheckpointError:  # e.g. per-language encoders: no single encoder to read the shapes from
@@ -296,7 +304,7 @@ def run(args: argparse.Namespace, given: set[str]) -> int:
     output.mkdir(parents=True, exist_ok=True)
     log = init_logger(output / args.log_file, stdout=False)
     try:
-        return synthesize_and_write(args, phrases, tacotron2, waveglow, device, output, log)
+        return synthesize_and_write(args, phrases, tacotron2, vocoder, device, output, log)
     finally:
         log.close()
 
@@ -304,8 +312,9 @@ def run(args: argparse.Namespace, given: set[str]) -> int:
 def synthesize_and_write(args: argparse.Namespace, phrases: list[Phrase], tacotron2, waveglow,
                          device: torch.device, output: Path, log: RunLogger) -> int:
     """Warm up, synthesise, write the wavs and plots, log and print the summary."""
-    log.log_parameters({"model_name": "Tacotron2_WaveGlow" if waveglow is not None else "Tacotron2",
-                        "device": str(device), **vars(args)})
+    vocoder = "hifigan" if args.hifigan else "waveglow" if waveglow is not None else "griffin_lim"
+    names = {"hifigan": "Tacotron2_HiFiGAN", "waveglow": "Tacotron2_WaveGlow", "griffin_lim": "Tacotron2"}
+    log.log_parameters({"model_name": names[vocoder], "device": str(device), **vars(args)})
     declare_metrics(log)
 
     synth = Synthesizer(
@@ -331,7 +340,7 @@ def synthesize_and_write(args: argparse.Namespace, phrases: list[Phrase], tacotr
               + (f", {len(utterance.chunks)} chunks" if len(utterance.chunks) > 1 else "")
               + (" (hit --max-decoder-steps)" if utterance.hit_max_decoder_steps else ""))
 
-    metrics = summary_metrics(result, "waveglow" if waveglow is not None else "griffin_lim")
+    metrics = summary_metrics(result, vocoder)
     log.log((), metrics)
     print(f"latency {metrics['latency']:.3f} s for {metrics['audio_seconds']:.2f} s of audio on {device}; "
           f"RTF {metrics['rtf']:.3f} ({RTF_DEFINITION}); wall/audio {metrics['rtf_wall_per_audio']:.3f}")

@@ -3,7 +3,8 @@
 A dataset item that cannot be loaded is returned as a `BadItem` instead of raising inside a loader worker
 (which would surface as a worker traceback). The main process then raises `DatasetError` with the file and
 line, or, with `--skip-bad-files`, drops the item and counts it by its kind (common/skip_report.py).
-A usable item that deserves a warning (e.g. a very long utterance) travels as a `NotedItem`.
+A usable item that deserves a warning (e.g. a very long utterance) travels as a `NotedItem`; `CheckedItems`
+gives a dataset `load_item`, which raises for a `BadItem` (direct use outside a loader).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch.utils.data import Sampler
@@ -41,6 +43,18 @@ class NotedItem:
 
     item: tuple
     note: str
+
+
+class CheckedItems:
+    """Mixin for a dataset whose ``__getitem__`` returns a `BadItem` for an unusable utterance (which the
+    collate passes on to the main process): ``load_item`` gives the item itself or raises."""
+
+    def load_item(self, index: int) -> Any:
+        """Item ``index``; a `DatasetError` naming the filelist file and line if it is a `BadItem`."""
+        item = self[index]
+        if isinstance(item, BadItem):
+            raise DatasetError(item.message)
+        return item
 
 
 def split_bad(items: list) -> tuple[list, list[BadItem], list[str]]:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from common.audio import load_wav
-from common.data import BadItem, DatasetError, check_bad, split_bad
+from common.data import BadItem, CheckedItems, DatasetError, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
 from common.stft import MelSTFT
 from waveglow.data_function import segment_generator
@@ -33,7 +33,7 @@ from waveglow.data_function import segment_generator
 LOG_MEL_FLOOR = -11.512925464970229  # log(1e-5): the mel value of silence, used to pad short mels
 
 
-class AudioMelDataset(Dataset):
+class AudioMelDataset(CheckedItems, Dataset):
     """(mel (n_mel, frames), audio (frames * hop,)) float32 items of one filelist."""
 
     def __init__(self, dataset_path: str | Path, filelist: str | Path | Sequence[FilelistEntry],
@@ -126,13 +126,6 @@ class AudioMelDataset(Dataset):
             shape = tuple(mel.shape) if isinstance(mel, torch.Tensor) else type(mel).__name__
             raise ValueError(f"fine-tuning mel {path} must be ({self.n_mel_channels}, frames), got {shape}")
         return mel.float()
-
-    def load_item(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mel, audio) of item ``index``; raises DatasetError naming the filelist file and line."""
-        item = self[index]
-        if isinstance(item, BadItem):
-            raise DatasetError(item.message)
-        return item
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | BadItem:
         entry = self.entries[index]

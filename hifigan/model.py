@@ -461,6 +461,39 @@ def _judge(discriminators: nn.ModuleList, y: Tensor, y_hat: Tensor) -> tuple[lis
     return y_d_rs, y_d_gs, fmap_rs, fmap_gs
 
 
+class HiFiGAN(nn.Module):
+    """The generator and both discriminators as one module, for `run.py -m HiFiGAN` (hifigan/recipe.py).
+
+    ``forward(mel)`` is the generator's, so validation and inference see a vocoder. Its state_dict holds
+    ``gen.*`` (the generator, also reachable as ``.generator``), ``mpd.*`` and ``msd.*`` (and ``gen_ema.*``,
+    an EMA copy of the generator that takes no gradient, when ``ema`` is set). ``config`` =
+    {"generator": generator config, "mpd_periods", "discriminator_width", "ema"} rebuilds it.
+    """
+
+    def __init__(self, generator: Mapping[str, Any] | None = None, mpd_periods: Sequence[int] = MPD_PERIODS,
+                 discriminator_width: float = 1.0, ema: bool = False) -> None:
+        super().__init__()
+        self.gen = Generator(**dict(generator or DEFAULT_CONFIG))
+        self.mpd = MultiPeriodDiscriminator(mpd_periods, width=discriminator_width)
+        self.msd = MultiScaleDiscriminator(width=discriminator_width)
+        self.gen_ema = copy.deepcopy(self.gen).requires_grad_(False) if ema else None
+        self._config = {"generator": self.gen.config, "mpd_periods": [int(p) for p in mpd_periods],
+                        "discriminator_width": float(discriminator_width), "ema": bool(ema)}
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments."""
+        return copy.deepcopy(self._config)
+
+    @property
+    def generator(self) -> Generator:
+        """The generator (state_dict prefix ``gen.``)."""
+        return self.gen
+
+    def forward(self, mel: Tensor) -> Tensor:
+        return self.gen(mel)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Checkpoints
 # ---------------------------------------------------------------------------------------------------
@@ -503,42 +536,60 @@ def load_state_strict(module: nn.Module, state_dict: Mapping[str, Tensor], sourc
     module.load_state_dict(state_dict, strict=True)
 
 
-def generator_state(checkpoint: Mapping[str, Any], source: str) -> dict[str, Tensor]:
-    """The generator state_dict of a checkpoint: NGC's ``'generator'``, or the suite's ``'state_dict'``."""
-    for key in ("generator", "state_dict"):
+def generator_state(checkpoint: Mapping[str, Any], source: str, ema: bool = False) -> dict[str, Tensor]:
+    """The generator state_dict of a checkpoint: NGC's ``'generator'`` (``'gen_ema'`` with ``ema``), the
+    suite's ``'state_dict'``, or the ``gen.*`` (``gen_ema.*``) part of a `run.py -m HiFiGAN`
+    checkpoint's ``'state_dict'``."""
+    if ema and not isinstance(checkpoint.get("gen_ema"), Mapping) and not any(
+            k.removeprefix("module.").startswith("gen_ema.") for k in checkpoint.get("state_dict") or {}):
+        raise HiFiGANCheckpointError(f"{source} holds no EMA generator (trained without --ema-decay)")
+    for key in ("gen_ema" if ema else "generator", "state_dict"):
         if isinstance(checkpoint.get(key), Mapping):
-            return strip_module(checkpoint[key])
+            state = strip_module(checkpoint[key])
+            prefix = "gen_ema." if ema else "gen."
+            if key == "state_dict" and any(k.startswith(prefix) for k in state):
+                return {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+            return state
     raise HiFiGANCheckpointError(f"{source} is not a HiFi-GAN generator checkpoint "
                                  f"(no 'generator' or 'state_dict'; keys: {', '.join(map(str, checkpoint))})")
 
 
-def load_generator(path: str | Path, config: Mapping[str, Any] | None = None,
-                   map_location: str | torch.device = "cpu") -> Generator:
-    """Build a `Generator` from a checkpoint file and load its weights strictly (weights_only).
-
-    Accepts the NGC generator format ``{'generator': state_dict, 'config': {...}, ...}`` and the suite's
-    ``{'state_dict': ..., 'config': ...}``, keys with or without ``module.``. ``config`` (e.g.
-    ``preset('V2')``) is used when the file has none; a file's own config wins otherwise.
-    """
-    path = Path(path)
-    checkpoint = _load_file(path)
+def generator_from_checkpoint(checkpoint: Any, source: str, config: Mapping[str, Any] | None = None,
+                              ema: bool = False) -> Generator:
+    """`load_generator` for a checkpoint already read (e.g. from a URL); ``source`` names it in errors."""
     if not isinstance(checkpoint, Mapping):
-        raise HiFiGANCheckpointError(f"{path} is not a HiFi-GAN checkpoint (a {type(checkpoint).__name__}, "
+        raise HiFiGANCheckpointError(f"{source} is not a HiFi-GAN checkpoint (a {type(checkpoint).__name__}, "
                                      "not a dict)")
-    state = generator_state(checkpoint, str(path))
+    state = generator_state(checkpoint, source, ema)
     stored = checkpoint.get("config")
+    if isinstance(stored, Mapping) and isinstance(stored.get("generator"), Mapping):
+        stored = stored["generator"]  # a run.py checkpoint (HiFiGAN.config)
     if isinstance(stored, Mapping):
         chosen = {k: v for k, v in stored.items() if k in CONFIG_KEYS}
     elif config is not None:
         chosen = dict(config)
     else:
-        raise HiFiGANCheckpointError(f"{path} has no generator 'config': pass one (e.g. a preset V1/V2/V3)")
+        raise HiFiGANCheckpointError(f"{source} has no generator 'config': pass one (e.g. a preset V1/V2/V3)")
     try:
         generator = Generator(**chosen)
     except HiFiGANConfigError as err:
-        raise HiFiGANCheckpointError(f"{path}: {err}") from None
-    load_state_strict(generator, state, str(path))
-    return generator.to(map_location)
+        raise HiFiGANCheckpointError(f"{source}: {err}") from None
+    load_state_strict(generator, state, source)
+    return generator
+
+
+def load_generator(path: str | Path, config: Mapping[str, Any] | None = None,
+                   map_location: str | torch.device = "cpu", ema: bool = False) -> Generator:
+    """Build a `Generator` from a checkpoint file and load its weights strictly (weights_only).
+
+    Accepts the NGC generator format ``{'generator': state_dict, 'config': {...}, ...}`` and the suite's
+    ``{'state_dict': ..., 'config': ...}``, keys with or without ``module.``, and `run.py -m HiFiGAN`
+    checkpoints (the ``gen.*`` weights, the ``config['generator']`` config). ``config`` (e.g.
+    ``preset('V2')``) is used when the file has none; a file's own config wins otherwise. ``ema`` loads the
+    EMA copy of the generator instead.
+    """
+    path = Path(path)
+    return generator_from_checkpoint(_load_file(path), str(path), config, ema).to(map_location)
 
 
 def save_generator(path: str | Path, generator: Generator, **extra: Any) -> Path:

@@ -10,13 +10,15 @@ reference's recipe), gradient accumulation over micro-batches and an optional EM
 
 `state_dict` / `load_state_dict` cover everything a bitwise resume needs (models, optimizers, schedulers,
 EMA, step and epoch counters); `generator_checkpoint` / `discriminator_checkpoint` write the reference's
-two checkpoint files' contents. This module is what `run.py -m HiFiGAN` will drive (phase 2).
+two checkpoint files' contents. `two_player_step` is the step itself, which `run.py -m HiFiGAN`
+(hifigan/recipe.py) drives with the trainer's optimizers, schedulers and gradient scalers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -51,57 +53,14 @@ class HiFiGANTrainer:
         self.epoch = 0
 
     def _warmup_factor(self) -> float:
-        if self.warmup_steps <= 0:
-            return 1.0
-        return min(1.0, (self.steps + 1) / self.warmup_steps)
-
-    def _apply(self, optimizer: torch.optim.Optimizer, params: list[Tensor]) -> float:
-        """Clip, step with the warm-up factor applied to this step's learning rate; returns the norm."""
-        norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip_thresh)
-        factor = self._warmup_factor()
-        scheduled = [group["lr"] for group in optimizer.param_groups]
-        for group in optimizer.param_groups:
-            group["lr"] = group["lr"] * factor
-        optimizer.step()
-        for group, lr in zip(optimizer.param_groups, scheduled, strict=True):
-            group["lr"] = lr
-        return float(norm)
+        return warmup_factor(self.steps, self.warmup_steps)
 
     def step(self, micro_batches: Sequence[tuple[Tensor, Tensor]]) -> dict[str, float]:
         """One optimizer step of both players over ``micro_batches`` of (mel (B, n_mel, F), audio
         (B, 1, F * hop)); gradients are averaged over them. Returns the losses (the reference's names
         ``loss_discrim``, ``loss_gen``, ``loss_mel`` (unweighted L1), and the parts)."""
-        if not micro_batches:
-            raise ValueError("HiFiGANTrainer.step needs at least one micro-batch")
-        n = len(micro_batches)
-        for module in (self.generator, self.mpd, self.msd):
-            module.train()
-        fakes = []
-        for mel, audio in micro_batches:
-            y_hat = self.generator(mel)
-            if y_hat.shape != audio.shape:
-                raise ValueError(f"generator output {tuple(y_hat.shape)} does not match the audio "
-                                 f"{tuple(audio.shape)}: --segment-size must be frames x hop")
-            fakes.append(y_hat)
-
-        self.optim_d.zero_grad(set_to_none=True)
-        d_params = list(self.mpd.parameters()) + list(self.msd.parameters())
-        totals: dict[str, float] = {}
-        for (_, audio), y_hat in zip(micro_batches, fakes, strict=True):
-            fake = y_hat.detach()
-            loss_d, parts_d = discriminator_total(self.mpd(audio, fake), self.msd(audio, fake))
-            (loss_d / n).backward()
-            _add(totals, {"loss_discrim": loss_d, **parts_d}, n)
-        totals["grad_norm_discrim"] = self._apply(self.optim_d, d_params)
-
-        self.optim_g.zero_grad(set_to_none=True)
-        for (_, audio), y_hat in zip(micro_batches, fakes, strict=True):
-            loss_g, parts_g = generator_total(self.mel_loss(audio, y_hat), self.mpd(audio, y_hat),
-                                              self.msd(audio, y_hat))
-            (loss_g / n).backward()
-            _add(totals, {"loss_gen": loss_g, **parts_g}, n)
-        totals["grad_norm_gen"] = self._apply(self.optim_g, list(self.generator.parameters()))
-        totals["loss_mel"] = totals["loss_mel"] / MEL_LOSS_WEIGHT
+        totals = two_player_step(self.generator, self.mpd, self.msd, self.mel_loss, self.optim_g,
+                                 self.optim_d, micro_batches, self.grad_clip_thresh, self._warmup_factor())
         self.steps += 1
         self._update_ema()
         return totals
@@ -160,6 +119,91 @@ class HiFiGANTrainer:
                 "scaler_g": None, "scaler_d": None,
                 "train_state": {"epoch": self.epoch, "iters": self.steps}, "steps": self.steps,
                 "epoch": self.epoch}
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """The linear warm-up's factor on the learning rate at optimizer step ``step`` (0-based)."""
+    if warmup_steps <= 0:
+        return 1.0
+    return min(1.0, (step + 1) / warmup_steps)
+
+
+def _apply(optimizer: torch.optim.Optimizer, params: list[Tensor], clip: float, factor: float,
+           scaler: torch.amp.GradScaler | None) -> float:
+    """Unscale, clip, step with the warm-up ``factor`` applied to this step's learning rate only; returns
+    the gradient norm before clipping."""
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    norm = torch.nn.utils.clip_grad_norm_(params, clip)
+    scheduled = [group["lr"] for group in optimizer.param_groups]
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    for group, lr in zip(optimizer.param_groups, scheduled, strict=True):
+        group["lr"] = lr
+    return float(norm)
+
+
+def two_player_step(generator: Generator, mpd: MultiPeriodDiscriminator, msd: MultiScaleDiscriminator,
+                    mel_loss: MelLoss, optim_g: torch.optim.Optimizer, optim_d: torch.optim.Optimizer,
+                    micro_batches: Sequence[tuple[Tensor, Tensor]], grad_clip_thresh: float,
+                    lr_factor: float = 1.0, scaler_g: torch.amp.GradScaler | None = None,
+                    scaler_d: torch.amp.GradScaler | None = None,
+                    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+                    sync: Callable[[torch.nn.Module], None] | None = None) -> dict[str, float]:
+    """The reference's step: the discriminators on (y, G(mel).detach()), then the generator, each with
+    its gradients averaged over ``micro_batches``, clipped at ``grad_clip_thresh`` and its optimizer
+    stepped at ``lr_factor`` x its scheduled rate. ``scaler_*`` (AMP, one per optimizer), ``autocast``
+    and ``sync`` (averaging gradients over ranks) come from the trainer; the loss mel is computed in
+    float32 outside autocast. Returns the mean losses and both gradient norms."""
+    if not micro_batches:
+        raise ValueError("a HiFi-GAN step needs at least one micro-batch")
+    n = len(micro_batches)
+    for module in (generator, mpd, msd):
+        module.train()
+    fakes = []
+    for mel, audio in micro_batches:
+        with autocast():
+            y_hat = generator(mel)
+        if y_hat.shape != audio.shape:
+            raise ValueError(f"generator output {tuple(y_hat.shape)} does not match the audio "
+                             f"{tuple(audio.shape)}: --segment-size must be frames x hop")
+        fakes.append(y_hat)
+
+    def scaled(loss: Tensor, scaler: torch.amp.GradScaler | None) -> Tensor:
+        return scaler.scale(loss) if scaler is not None else loss
+
+    optim_d.zero_grad(set_to_none=True)
+    d_params = list(mpd.parameters()) + list(msd.parameters())
+    totals: dict[str, float] = {}
+    for (_, audio), y_hat in zip(micro_batches, fakes, strict=True):
+        fake = y_hat.detach()
+        with autocast():
+            loss_d, parts_d = discriminator_total(mpd(audio, fake), msd(audio, fake))
+        scaled(loss_d / n, scaler_d).backward()
+        _add(totals, {"loss_discrim": loss_d, **parts_d}, n)
+    if sync is not None:
+        sync(mpd)
+        sync(msd)
+    totals["grad_norm_discrim"] = _apply(optim_d, d_params, grad_clip_thresh, lr_factor, scaler_d)
+
+    optim_g.zero_grad(set_to_none=True)
+    for (_, audio), y_hat in zip(micro_batches, fakes, strict=True):
+        mel_term = mel_loss(audio.float(), y_hat.float())
+        with autocast():
+            loss_g, parts_g = generator_total(mel_term, mpd(audio, y_hat), msd(audio, y_hat))
+        scaled(loss_g / n, scaler_g).backward()
+        _add(totals, {"loss_gen": loss_g, **parts_g}, n)
+    if sync is not None:
+        sync(generator)
+    totals["grad_norm_gen"] = _apply(optim_g, list(generator.parameters()), grad_clip_thresh, lr_factor,
+                                     scaler_g)
+    totals["loss_mel"] = totals["loss_mel"] / MEL_LOSS_WEIGHT
+    return totals
 
 
 def _add(totals: dict[str, float], values: dict[str, Tensor], n: int) -> None:

@@ -37,15 +37,16 @@ def inject(fault: str) -> None:
         calls["n"] += 1
         return calls["n"] == target
 
-    if where == "step":
-        train_step = training.Trainer.train_step
+    if where == "step":  # the standard step, and a recipe's own (e.g. a GAN's two-player step)
+        for name in ("train_step", "recipe_step"):
+            original = getattr(training.Trainer, name)
 
-        def step(self, x, y, *args, **kwargs):
-            if due():
-                os.kill(os.getpid(), signum)
-            return train_step(self, x, y, *args, **kwargs)
+            def step(self, x, y, *args, _original=original, **kwargs):
+                if due():
+                    os.kill(os.getpid(), signum)
+                return _original(self, x, y, *args, **kwargs)
 
-        training.Trainer.train_step = step
+            setattr(training.Trainer, name, step)
     elif where == "save":
         save = torch.save
 

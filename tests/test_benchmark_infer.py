@@ -103,3 +103,14 @@ def test_errors_are_one_line(tmp_path, capsys):
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(bench.BenchmarkError, match="header does not match"):
         bench.append_csv(bad, {})
+
+
+def test_hifigan_takes_waveglows_place(tmp_path, capsys):
+    argv = ["--tacotron2-config", "small", "--hifigan-preset", "V3", "--cpu", "--threads", "1",
+            "--decoder-steps", "5", "--iterations", "2", "--warmup", "0", "-o", str(tmp_path)]
+    assert bench.main(argv) == 0
+    s = summary(read_nvlog(tmp_path / "nvlog_infer.json"))
+    assert s["waveglow"] == "random-hifigan-V3" and s["wn_channels"] == 0
+    assert s["audio_samples"] == 5 * 256 and s["waveglow_latency"] > 0
+    assert bench.main([*argv, "--hifigan", "x.pt"]) == 1
+    assert "choose one vocoder" in capsys.readouterr().err

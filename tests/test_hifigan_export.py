@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from common.export import load_torchscript, save_torchscript
+from common.export import export_hifigan_checkpoint, load_torchscript, save_torchscript
+from common.export import main as export_main
 from common.export.base import ExportError
 from common.export.hifigan import HiFiGANInference, OnnxHiFiGAN, export_hifigan_onnx, script_hifigan
-from hifigan.model import Generator
+from hifigan.model import Generator, save_generator
 
 CONFIGS = {
     "1": {"upsample_rates": [4, 2], "upsample_kernel_sizes": [8, 4], "upsample_initial_channel": 16,
@@ -69,3 +70,32 @@ def test_export_errors_are_clear(tmp_path: Path) -> None:
     scripted = script_hifigan(generator("1"))
     with pytest.raises(Exception, match=r"expects mels of shape \(batch, 80, frames\), got \[1, 3, 4\]"):
         scripted(torch.zeros(1, 3, 4))
+
+
+@pytest.mark.parametrize("fmt, name", [("torchscript", "hifigan_torchscript.pt"), ("onnx", "hifigan.onnx")])
+def test_cli_exports_a_checkpoint_and_checks_it_against_eager(tmp_path: Path, capsys, fmt: str,
+                                                              name: str) -> None:
+    model = generator("1")
+    ckpt = tmp_path / "hifigan_gen_checkpoint_1.pt"
+    torch.save({"generator": {"module." + k: v for k, v in model.state_dict().items()},
+                "config": model.config}, ckpt)
+    out = tmp_path / "out"
+    assert export_main([fmt, "--hifigan", str(ckpt), "-o", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == str(out / name)
+    assert float(lines[1].split()[-1]) < 1e-4 and lines[1].startswith("checked against eager")
+    mel = torch.randn(2, 80, 9, generator=torch.Generator().manual_seed(3))
+    exported = (load_torchscript(out / name)(mel) if fmt == "torchscript"
+                else torch.from_numpy(OnnxHiFiGAN(out / name).infer(mel)))
+    torch.testing.assert_close(exported, eager_audio(model, mel), rtol=1e-4, atol=1e-5)
+
+
+def test_cli_hifigan_errors(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.pt"
+    torch.save({"generator": {}}, bad)
+    assert export_main(["onnx", "--hifigan", str(bad), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "no generator 'config'" in err
+    path, difference = export_hifigan_checkpoint("torchscript", tmp_path / "o2",
+                                                 save_generator(tmp_path / "g.pt", generator("2")))
+    assert path.is_file() and difference < 1e-4

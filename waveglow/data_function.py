@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from common.audio import load_wav
 from common.audio_config import AudioConfig
-from common.data import BadItem, DatasetError, check_bad, split_bad
+from common.data import BadItem, CheckedItems, DatasetError, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
 
 
@@ -34,7 +34,7 @@ def segment_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(words[0]) << 32 | int(words[1]))
 
 
-class MelAudioLoader(Dataset):
+class MelAudioLoader(CheckedItems, Dataset):
     """(mel, audio segment) items of one filelist for WaveGlow training.
 
     Items: mel (n_mel_channels, segment_length // hop_length + 1) float32, the MelSTFT log-mel of the
@@ -95,13 +95,6 @@ class MelAudioLoader(Dataset):
             start = int(torch.randint(0, n - self.segment_length + 1, (1,), generator=generator))
             return audio[start : start + self.segment_length]
         return torch.nn.functional.pad(audio, (0, self.segment_length - n))
-
-    def load_item(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mel, audio segment) of item ``index``; raises DatasetError naming the filelist file and line."""
-        item = self[index]
-        if isinstance(item, BadItem):
-            raise DatasetError(item.message)
-        return item
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | BadItem:
         entry = self.entries[index]

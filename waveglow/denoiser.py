@@ -19,6 +19,9 @@ MODES = ("zeros", "normal")
 class Denoiser(nn.Module):
     """Subtract ``strength`` times WaveGlow's bias spectrum from audio's STFT magnitude.
 
+    Any vocoder with ``infer(mel, sigma)`` -> (B, T) and ``n_mel_channels`` works (e.g.
+    `hifigan.vocoder.HiFiGANVocoder`).
+
     ``mode="zeros"`` measures the bias with an all-zero mel (1, n_mel, 88); ``mode="normal"`` with a
     standard normal mel drawn from a fixed seed. The STFT uses hop ``filter_length // n_overlap``. The bias
     spectrum (1, filter_length // 2 + 1, 1) is a buffer, so ``.to(device)`` moves it; the spectral work
@@ -42,7 +45,7 @@ class Denoiser(nn.Module):
         self.stft = STFT(filter_length, hop_length=filter_length // n_overlap, win_length=win_length)
         parameter = next(waveglow.parameters())
         device, dtype = parameter.device, parameter.dtype
-        shape = (1, waveglow.upsample.in_channels, BIAS_MEL_FRAMES)
+        shape = (1, int(waveglow.n_mel_channels), BIAS_MEL_FRAMES)
         if mode == "zeros":
             mel = torch.zeros(shape, dtype=dtype, device=device)
         else:

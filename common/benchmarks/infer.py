@@ -3,10 +3,13 @@
     python -m common.benchmark_infer --batch-size 1 --input-length 128 --precision fp32 --iterations 10 \\
         --warmup 2 [--tacotron2 CKPT --waveglow CKPT | random weights] [--wn-channels 256] [--cpu] \\
         [--decoder-steps N] [--csv results.csv]
+    python -m common.benchmark_infer --cpu --threads 1 --hifigan-preset V2 --decoder-steps 200   # HiFi-GAN
 
 Each iteration synthesises one batch of `--batch-size` phrases of about `--input-length` characters
 (phrases/phrase_<B>_<L>.txt; other batch sizes repeat the lines of phrase_8_<L>.txt) through the same
 pipeline as inference.py: Tacotron 2, WaveGlow, denoiser. The first `--warmup` iterations are not timed.
+`--hifigan CKPT` or `--hifigan-preset V1|V2|V3` (random weights) puts HiFi-GAN in WaveGlow's place (its
+fast CPU path with `--impl fast`); its stage is reported under the `waveglow_*` fields (the vocoder).
 
 Random weights never produce a sensible stop gate, so their decoder runs a fixed number of steps:
 `--decoder-steps N` (default 100 for random weights: the ~602 frames that a trained model makes for 128
@@ -35,7 +38,10 @@ import torch
 
 from common import logger as runlog
 from common.checkpoint import CheckpointError
-from common.synthesis import SynthesisError, Synthesizer, load_tacotron2, load_waveglow
+from common.synthesis import SynthesisError, Synthesizer, load_hifigan, load_tacotron2, load_waveglow
+from hifigan.model import PRESETS as HIFIGAN_PRESETS
+from hifigan.model import Generator
+from hifigan.vocoder import HiFiGANVocoder
 from tacotron2.fast_decoder import set_decoder_impl
 from tacotron2.model import Tacotron2
 from waveglow.fast_infer import set_waveglow_impl
@@ -74,7 +80,8 @@ class BenchmarkError(ValueError):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m common.benchmark_infer", allow_abbrev=False,
-                                     description="Tacotron 2 + WaveGlow inference latency benchmark.")
+                                     description="Tacotron 2 + WaveGlow (or HiFi-GAN) inference latency "
+                                                 "benchmark.")
     run = parser.add_argument_group("workload")
     run.add_argument("-bs", "--batch-size", type=int, default=1, help="phrases per batch")
     run.add_argument("-il", "--input-length", type=int, default=128,
@@ -95,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     models = parser.add_argument_group("models")
     models.add_argument("--tacotron2", default=None, help="Tacotron 2 checkpoint (default: random weights)")
     models.add_argument("--waveglow", default=None, help="WaveGlow checkpoint (default: random weights)")
+    models.add_argument("--hifigan", default=None, help="HiFi-GAN generator checkpoint instead of WaveGlow")
+    models.add_argument("--hifigan-preset", choices=sorted(HIFIGAN_PRESETS), default=None,
+                        help="a random-weight HiFi-GAN generator of this preset instead of WaveGlow")
     models.add_argument("--wn-channels", type=int, default=256,
                         help="WN channels of a random full-size WaveGlow (checkpoints carry their own)")
     models.add_argument("--tacotron2-config", choices=sorted(TACOTRON2_CONFIGS), default="full",
@@ -155,8 +165,10 @@ def latency_stats(latencies: list[float]) -> dict[str, float]:
     return stats
 
 
-def build_models(args: argparse.Namespace) -> tuple[Tacotron2, WaveGlow, int | None, list[str]]:
-    """(Tacotron 2, WaveGlow without weight norm, fixed decoder steps or None, notes for the user)."""
+def build_models(args: argparse.Namespace
+                 ) -> tuple[Tacotron2, WaveGlow | HiFiGANVocoder, int | None, list[str]]:
+    """(Tacotron 2, the vocoder (WaveGlow without weight norm, or HiFi-GAN), fixed decoder steps or None,
+    notes for the user)."""
     notes: list[str] = []
     steps = args.decoder_steps
     if steps is None and args.tacotron2 is None:
@@ -168,7 +180,11 @@ def build_models(args: argparse.Namespace) -> tuple[Tacotron2, WaveGlow, int | N
         tacotron2 = load_tacotron2(args.tacotron2, overrides=fixed)
     else:
         tacotron2 = Tacotron2(**{**TACOTRON2_CONFIGS[args.tacotron2_config], **fixed})
-    if args.waveglow is not None:
+    if args.hifigan is not None:
+        waveglow = load_hifigan(args.hifigan, fast=args.impl == "fast")
+    elif args.hifigan_preset is not None:
+        waveglow = HiFiGANVocoder(Generator(**HIFIGAN_PRESETS[args.hifigan_preset]), fast=args.impl == "fast")
+    elif args.waveglow is not None:
         waveglow = load_waveglow(args.waveglow)
         if args.wn_channels != waveglow.wn_config["n_channels"]:
             notes.append(f"--wn-channels {args.wn_channels} ignored: {args.waveglow} has "
@@ -181,11 +197,23 @@ def build_models(args: argparse.Namespace) -> tuple[Tacotron2, WaveGlow, int | N
     return tacotron2, waveglow, steps, notes
 
 
+def vocoder_name(args: argparse.Namespace) -> str:
+    """The vocoder in the summary's `waveglow` field: a checkpoint, random-<config> or
+    random-hifigan-<preset>."""
+    if args.hifigan is not None:
+        return f"hifigan:{args.hifigan}"
+    if args.hifigan_preset is not None:
+        return f"random-hifigan-{args.hifigan_preset}"
+    return args.waveglow or f"random-{args.waveglow_config}"
+
+
 def check_args(args: argparse.Namespace) -> torch.device:
     if args.iterations < 1 or args.warmup < 0:
         raise BenchmarkError("--iterations must be >= 1 and --warmup >= 0")
     if args.decoder_steps is not None and args.decoder_steps < 1:
         raise BenchmarkError(f"--decoder-steps must be >= 1, got {args.decoder_steps}")
+    if sum(x is not None for x in (args.waveglow, args.hifigan, args.hifigan_preset)) > 1:
+        raise BenchmarkError("--waveglow, --hifigan and --hifigan-preset: choose one vocoder")
     if args.wn_channels < 1:
         raise BenchmarkError(f"--wn-channels must be >= 1, got {args.wn_channels}")
     use_cuda = torch.cuda.is_available() and not args.cpu
@@ -204,7 +232,8 @@ def run_benchmark(args: argparse.Namespace, log: runlog.RunLogger | None = None)
     torch.manual_seed(args.seed)
     tacotron2, waveglow, steps, notes = build_models(args)
     set_decoder_impl(tacotron2, args.impl)
-    set_waveglow_impl(waveglow, args.impl)
+    if isinstance(waveglow, WaveGlow):
+        set_waveglow_impl(waveglow, args.impl)
     for note in notes:
         print(f"benchmark_infer: note: {note}", file=sys.stderr)
     synth = Synthesizer(tacotron2, waveglow, device=device, fp16=args.precision == "fp16",
@@ -241,8 +270,8 @@ def run_benchmark(args: argparse.Namespace, log: runlog.RunLogger | None = None)
         "input_length": args.input_length,
         "decoder_steps": steps if steps is not None else "gate",
         "tacotron2": args.tacotron2 or f"random-{args.tacotron2_config}",
-        "waveglow": args.waveglow or f"random-{args.waveglow_config}",
-        "wn_channels": int(waveglow.wn_config["n_channels"]),
+        "waveglow": vocoder_name(args),
+        "wn_channels": int(waveglow.wn_config["n_channels"]) if isinstance(waveglow, WaveGlow) else 0,
         "iterations": args.iterations,
         **stats,
         "throughput_samples_per_sec": mean_samples / stats["latency_mean"],

@@ -22,9 +22,13 @@ Modules (one job each; this package re-exports their public names):
 - `torchscript`: `script_tacotron2`, `script_waveglow`, `save_torchscript`, `load_torchscript`.
 - `onnx_export`: `export_tacotron2_onnx`, `export_waveglow_onnx`.
 - `onnx_runtime`: onnxruntime runners `OnnxTacotron2` and `OnnxWaveGlow`.
-- `cli`: checkpoint loading (`load_model`), `export_checkpoints` and the command line (`main`).
+- `hifigan`: the HiFi-GAN generator wrapper (`HiFiGANInference`), `script_hifigan`, `export_hifigan_onnx`
+  and the onnxruntime runner `OnnxHiFiGAN`.
+- `cli`: checkpoint loading (`load_model`), `export_checkpoints`, `export_hifigan_checkpoint` and the command
+  line (`main`).
 
-CLI: `python -m common.export torchscript|onnx --tacotron2 CKPT --waveglow CKPT -o DIR [--fp16]`.
+CLI: `python -m common.export torchscript|onnx --tacotron2 CKPT --waveglow CKPT -o DIR [--fp16]`, or
+`--hifigan CKPT` alone (checked against eager once written).
 """
 
 from common.export.base import (
@@ -44,7 +48,14 @@ from common.export.base import (
     WAVEGLOW_OUTPUTS,
     ExportError,
 )
-from common.export.cli import build_parser, export_checkpoints, load_model, main
+from common.export.cli import build_parser, export_checkpoints, export_hifigan_checkpoint, load_model, main
+from common.export.hifigan import (
+    ONNX_HIFIGAN_FILE,
+    HiFiGANInference,
+    OnnxHiFiGAN,
+    export_hifigan_onnx,
+    script_hifigan,
+)
 from common.export.onnx_export import export_tacotron2_onnx, export_waveglow_onnx
 from common.export.onnx_runtime import OnnxTacotron2, OnnxWaveGlow
 from common.export.tacotron2 import (
@@ -66,6 +77,7 @@ __all__ = [
     "DEFAULT_OPSET",
     "ENCODER_INPUTS",
     "ENCODER_OUTPUTS",
+    "ONNX_HIFIGAN_FILE",
     "ONNX_TACOTRON2_FILES",
     "ONNX_WAVEGLOW_FILE",
     "POSTNET_INPUTS",
@@ -78,6 +90,8 @@ __all__ = [
     "DecoderStepExport",
     "EncoderExport",
     "ExportError",
+    "HiFiGANInference",
+    "OnnxHiFiGAN",
     "OnnxTacotron2",
     "OnnxWaveGlow",
     "PostnetExport",
@@ -85,12 +99,15 @@ __all__ = [
     "WaveGlowInference",
     "build_parser",
     "export_checkpoints",
+    "export_hifigan_checkpoint",
+    "export_hifigan_onnx",
     "export_tacotron2_onnx",
     "export_waveglow_onnx",
     "load_model",
     "load_torchscript",
     "main",
     "save_torchscript",
+    "script_hifigan",
     "script_tacotron2",
     "script_waveglow",
 ]

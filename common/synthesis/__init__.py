@@ -6,6 +6,7 @@ The pipeline of ``inference.py``, the latency benchmark and ``hubconf.py``:
     phrases -> (optional sentence splitting) -> symbol ids -> batched Tacotron 2 inference (sorted by
     length, padded, restored to input order) -> per-item mel trimming -> WaveGlow + denoiser, or
     Griffin-Lim without a WaveGlow -> audio trimmed to mel_length * hop -> chunks joined with a pause.
+    A HiFi-GAN vocoder (`load_hifigan`) may take WaveGlow's place.
 
 Checkpoints come in two layouts and both load: ours (``model_name``, ``epoch``, ``config``,
 ``state_dict``, maybe ``module.``-prefixed) and the published NGC ones (``state_dict`` and ``config``; a
@@ -20,6 +21,7 @@ from common.synthesis.checkpoints import (
     checkpoint_kind,
     detect_tacotron2_config,
     detect_waveglow_config,
+    load_hifigan,
     load_tacotron2,
     load_waveglow,
     tacotron2_from_checkpoint,
@@ -55,6 +57,7 @@ __all__ = [
     "detect_tacotron2_config",
     "detect_waveglow_config",
     "join_audio",
+    "load_hifigan",
     "load_tacotron2",
     "load_waveglow",
     "plot_alignment",

@@ -13,6 +13,8 @@ import torch
 from torch import Tensor
 
 from common.checkpoint import CheckpointError, load_checkpoint, load_model_state, strip_module_prefix
+from hifigan.model import HiFiGANCheckpointError
+from hifigan.vocoder import HiFiGANVocoder, load_vocoder
 from tacotron2.model import Tacotron2
 from tacotron2.multilingual import (
     EXTENSION_DEFAULTS,
@@ -233,3 +235,10 @@ def load_waveglow(path: str | Path, device: str | torch.device = "cpu",
     return waveglow_from_checkpoint(load_checkpoint(path), str(path), device, overrides)
 
 
+def load_hifigan(path: str | Path, device: str | torch.device = "cpu", fast: bool = True) -> HiFiGANVocoder:
+    """A HiFi-GAN vocoder from a generator checkpoint (NGC layout, ours, or a `run.py -m HiFiGAN` one),
+    weight norm removed, eval mode; a bad file is a `CheckpointError` naming it."""
+    try:
+        return load_vocoder(path, fast=fast).to(device)
+    except HiFiGANCheckpointError as err:
+        raise CheckpointError(str(err)) from None

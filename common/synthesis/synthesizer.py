@@ -24,6 +24,7 @@ from common.synthesis.text import (
     split_sentences,
 )
 from common.text import text_to_sequence
+from hifigan.vocoder import HiFiGANVocoder
 from tacotron2.model import MaxDecoderStepsWarning, Tacotron2
 from tacotron2.multilingual import (
     LanguageTagError,
@@ -87,13 +88,14 @@ class Synthesizer:
     is joined with ``pause_seconds`` of silence. ``trim_to_gate=False`` keeps every item at the full decoded
     length (fixed-length benchmarks with random weights); otherwise each item ends where its gate fired.
     ``batch_vocoder`` runs WaveGlow on whole padded batches (padding made silent; default on CUDA) instead
-    of item by item (default on CPU).
+    of item by item (default on CPU). A `HiFiGANVocoder` may stand in for the WaveGlow (same interface;
+    ``sigma`` is then ignored, and the denoiser measures HiFi-GAN's own bias spectrum).
     """
 
     def __init__(
         self,
         tacotron2: Tacotron2,
-        waveglow: WaveGlow | None = None,
+        waveglow: WaveGlow | HiFiGANVocoder | None = None,
         *,
         device: str | torch.device = "cpu",
         fp16: bool = False,
@@ -134,9 +136,10 @@ class Synthesizer:
             if waveglow.n_mel_channels != self.n_mel:
                 raise SynthesisError(f"Tacotron 2 makes {self.n_mel}-band mels but WaveGlow expects "
                                      f"{waveglow.n_mel_channels} bands")
-            if hop_length != UPSAMPLE_STRIDE:
-                raise SynthesisError(f"--stft-hop-length {hop_length} does not match WaveGlow's upsampling "
-                                     f"stride {UPSAMPLE_STRIDE}")
+            stride = getattr(waveglow, "hop_length", UPSAMPLE_STRIDE)  # a HiFi-GAN vocoder has its own
+            if hop_length != stride:
+                raise SynthesisError(f"--stft-hop-length {hop_length} does not match the vocoder's "
+                                     f"upsampling stride {stride}")
             self.waveglow = waveglow.to(self.device, self.dtype).eval()
             if denoising_strength > 0:
                 self.denoiser = Denoiser(self.waveglow, filter_length, win_length=win_length).to(self.device)

@@ -244,7 +244,7 @@ class Trainer:
         # named optimizers (one "main" Adam unless the model has several, e.g. a GAN's generator and
         # discriminator), their per-epoch schedulers and one gradient scaler each
         self.own_step = spec.has_own_train_step()
-        if self.own_step and args.grad_accumulation != 1:
+        if self.own_step and args.grad_accumulation != 1 and not spec.accumulates_gradients:
             raise TrainingSetupError(f"--grad-accumulation {args.grad_accumulation}: {spec.name} runs its "
                                      "own training step, which does not accumulate gradients; use 1")
         self.optimizers = spec.optimizers(self.model, trainable_parameters(self.model), args)
@@ -639,7 +639,7 @@ class Trainer:
                        disable=not show_bar, leave=False, dynamic_ncols=True, mininterval=1.0,
                        file=sys.stdout)
             iter_start = time.perf_counter()
-            accumulation = args.grad_accumulation
+            accumulation = 1 if self.own_step else args.grad_accumulation  # an own step splits batches
             steps_per_epoch = math.ceil(n_iters / accumulation)
             pending, synced = 0, True  # back-propagated micro-batches waiting for the optimizer step
             self.optimizer.zero_grad(set_to_none=True)

@@ -123,6 +123,9 @@ class ModelRecipe:
     name: str = ""
     items: str = "items"
     tiny_flags: tuple[str, ...] = ()
+    # an own `train_step` that applies --grad-accumulation itself (splitting each batch into micro-batches);
+    # without it, a recipe with its own step refuses --grad-accumulation above 1
+    accumulates_gradients: bool = False
 
     # --------------------------------------------------------------------------------- flags and model
 
@@ -175,7 +178,8 @@ class ModelRecipe:
         return None
 
     def has_own_train_step(self) -> bool:
-        """Whether `train_step` is overridden (then --grad-accumulation must be 1)."""
+        """Whether `train_step` is overridden (then --grad-accumulation must be 1 unless
+        `accumulates_gradients`)."""
         return type(self).train_step is not ModelRecipe.train_step
 
     # ------------------------------------------------------------------------------------------- data
