@@ -124,9 +124,8 @@ class Tacotron2Recipe(ModelRecipe):
         return criterion.last_metrics if isinstance(criterion, SpeakerAdversarialCriterion) else {}
 
     def step_hook(self, model: nn.Module, args: argparse.Namespace, step: int, rank: int) -> dict[str, float]:
-        """Apply --decoder-impl, then set this step's teacher-forcing ratio (seeded per step and rank, so
-        resumed runs match)."""
-        self.configure(model, args)
+        """Set this step's teacher-forcing ratio (seeded per step and rank, so resumed runs match);
+        --decoder-impl is applied once, by `configure` when the model is built."""
         if not hasattr(model, "set_teacher_forcing"):  # the plain reference model has no schedule
             return {}
         ratio = teacher_forcing_ratio(step, args.teacher_forcing, args.teacher_forcing_start_step,
