@@ -18,8 +18,9 @@ from tacotron2.config import model_config
 from tacotron2.fast_decoder import set_decoder_impl
 from tacotron2.finetune import finetune_rules
 from tacotron2.loss_function import SpeakerAdversarialCriterion, Tacotron2Criterion
-from tacotron2.multilingual import build_tacotron2, teacher_forcing_ratio
+from tacotron2.multilingual import build_tacotron2
 from tacotron2.samplers import build_sampler
+from tacotron2.teacher_forcing import teacher_forcing_ratio
 from tacotron2.validation import batch_val_metrics, validation_mcd
 
 
