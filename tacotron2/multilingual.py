@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from tacotron2.batch import ClassifiedOutputs, Outputs
 from tacotron2.language_encoders import (  # noqa: F401  (public here too)
     ENCODER_TYPES,
     GeneratedConv1d,
@@ -267,14 +268,16 @@ class MultilingualTacotron2(Tacotron2):
         return torch.cat(parts, dim=2) if len(parts) > 1 else memory
 
     def forward(self, inputs: tuple, speaker_ids: Tensor | None = None,
-                language_ids: Tensor | None = None) -> list[Tensor]:
+                language_ids: Tensor | None = None) -> Outputs | ClassifiedOutputs:
+        """`Tacotron2.forward` with speaker and language ids (given, or as items 6 and 7 of `inputs`);
+        with the speaker classifier, `ClassifiedOutputs` (its logits last)."""
         inputs = tuple(inputs)
         if len(inputs) == 7:
             inputs, speaker_ids, language_ids = inputs[:5], inputs[5], inputs[6]
         self._encoder_outputs = None
-        outputs = super().forward(inputs, speaker_ids, language_ids)
+        outputs: Outputs | ClassifiedOutputs = super().forward(inputs, speaker_ids, language_ids)
         if self.speaker_classifier is not None:
-            outputs.append(self.speaker_classifier(self._encoder_outputs))
+            outputs = ClassifiedOutputs(*outputs, self.speaker_classifier(self._encoder_outputs))
         self._encoder_outputs = None
         return outputs
 

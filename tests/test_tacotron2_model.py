@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from tacotron2.batch import Outputs, Targets, as_outputs, as_targets
 from tacotron2.layers import ConvNorm, LinearNorm, lengths_to_mask
 from tacotron2.loss_function import Tacotron2Loss, Tacotron2LossError, gate_target_from_lengths
 from tacotron2.model import (
@@ -460,3 +461,24 @@ def test_loss_rejects_mismatched_shapes():
     with pytest.raises(Tacotron2LossError, match="multiple"):
         Tacotron2Loss()([torch.zeros(1, 2, 5), torch.zeros(1, 2, 5), torch.zeros(1, 2)],
                         (torch.zeros(1, 2, 5), torch.zeros(1, 5)))
+
+
+def test_forward_returns_named_outputs_in_the_reference_order():
+    model = tiny(n_frames_per_step=2)
+    x, (mel, gate) = batch(r=2)
+    out = model(x)
+    assert isinstance(out, Outputs) and len(out) == 4
+    mel_out, mel_postnet, gate_out, alignments = out  # the reference's positional reading still works
+    assert out.mel is mel_out and out.mel_postnet is mel_postnet and out.gate is gate_out
+    assert out.alignments is alignments and out[3] is alignments
+    assert out.mel.shape == out.mel_postnet.shape == mel.shape and out.gate.shape == (3, mel.size(2) // 2)
+    assert out.alignments.shape == (3, mel.size(2) // 2, 7)
+    # the loss and criterion read them by name and still take the reference's plain lists
+    assert torch.equal(Tacotron2Loss()(out, (mel, gate)), Tacotron2Loss()(list(out), (mel, gate)))
+    assert as_outputs(list(out)) == out and as_outputs(out) is out
+    y = (mel, gate, x[4], x[1])
+    assert as_targets(y) == Targets(*y) and as_targets(Targets(*y)).input_lengths is x[1]
+    with pytest.raises(ValueError, match="got 3 items"):
+        as_outputs(list(out)[:3])
+    with pytest.raises(ValueError, match="got 2 items"):
+        as_targets((mel, gate))
