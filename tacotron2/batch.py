@@ -1,5 +1,5 @@
-"""Tacotron 2's typed batches: what `batch_to_device` hands the model (`Inputs`) and the loss (`Targets`),
-and what the model's training pass returns (`Outputs`).
+"""Tacotron 2's typed batches: what the collate makes (`TextMelBatch`), what `batch_to_device` hands the
+model (`Inputs`) and the loss (`Targets`), and what the model's training pass returns (`Outputs`).
 
 They are NamedTuples, so the model and the loss, which also take plain tuples (the reference's layout),
 can read them by position as before (the reference's code indexes `y_pred[0]` ... `y_pred[3]`), and the
@@ -11,9 +11,26 @@ suite's code reads them by name. A conditioned (multi-speaker) batch adds the sp
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from torch import Tensor
+
+from common.data import CollatedBatch
+
+
+@dataclass
+class TextMelBatch(CollatedBatch):
+    """A padded batch as `TextMelCollate` makes it (CPU tensors; None when no item of the batch was usable),
+    with the items it left out (`CollatedBatch`)."""
+
+    text_padded: Tensor | None = None  # (B, T_in) symbol ids, zero-padded
+    input_lengths: Tensor | None = None  # (B,)
+    mel_padded: Tensor | None = None  # (B, n_mel, T_out), T_out a multiple of r
+    gate_padded: Tensor | None = None  # (B, T_out) stop-gate targets
+    output_lengths: Tensor | None = None  # (B,) mel frames
+    speaker_ids: Tensor | None = None  # (B,) multi-speaker/multilingual items only
+    language_ids: Tensor | None = None  # (B,)
 
 
 class Inputs(NamedTuple):

@@ -13,7 +13,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tacotron2.batch import Outputs, Targets, as_outputs, as_targets
+from common.data import BadItem, CollatedBatch, DatasetError, NotedItem
+from tacotron2.batch import Inputs, Outputs, Targets, TextMelBatch, as_outputs, as_targets
+from tacotron2.data_function import TextMelCollate, batch_to_device
 from tacotron2.layers import ConvNorm, LinearNorm, lengths_to_mask
 from tacotron2.loss_function import Tacotron2Loss, Tacotron2LossError, gate_target_from_lengths
 from tacotron2.model import (
@@ -482,3 +484,30 @@ def test_forward_returns_named_outputs_in_the_reference_order():
         as_outputs(list(out)[:3])
     with pytest.raises(ValueError, match="got 2 items"):
         as_targets((mel, gate))
+
+
+def test_collate_makes_the_typed_batch_that_goes_to_the_device(monkeypatch):
+    gen = torch.Generator().manual_seed(0)
+    items = [(torch.tensor([1, 2, 3]), torch.randn(N_MEL, 5, generator=gen)),
+             BadItem("list.txt:2", "unreadable"),
+             NotedItem((torch.tensor([4, 5]), torch.randn(N_MEL, 2, generator=gen)), "long one")]
+    batch = TextMelCollate(n_frames_per_step=2)(items)
+    assert isinstance(batch, TextMelBatch) and isinstance(batch, CollatedBatch)
+    assert batch.size == 2 and batch.bad == [items[1]] and batch.notes == ["long one"]
+    assert batch.text_padded.tolist() == [[1, 2, 3], [4, 5, 0]] and batch.input_lengths.tolist() == [3, 2]
+    assert batch.mel_padded.shape == (2, N_MEL, 6) and batch.output_lengths.tolist() == [5, 2]
+    assert batch.gate_padded.tolist() == [[0, 0, 0, 0, 1, 1], [0, 1, 1, 1, 1, 1]]
+    assert batch.speaker_ids is None and batch.language_ids is None
+    x, y, frames = batch_to_device(batch, "cpu", skip_bad=True)
+    assert isinstance(x, Inputs) and isinstance(y, Targets) and frames == 7
+    assert x.text is batch.text_padded and y.gates is batch.gate_padded and x.max_len == 6
+    with pytest.raises(DatasetError, match="list.txt:2"):
+        batch_to_device(batch, "cpu")
+    empty = TextMelCollate()([items[1]])
+    assert empty.size == 0 and empty.text_padded is None and batch_to_device(empty, "cpu", True) is None
+    # pin_memory=True loaders call the batch's own pin_memory: every tensor field, nothing else
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t: t + 0, raising=True)
+    pinned = torch.utils.data._utils.pin_memory.pin_memory(batch)
+    assert isinstance(pinned, TextMelBatch) and pinned.bad == batch.bad and pinned.size == 2
+    assert torch.equal(pinned.mel_padded, batch.mel_padded) and pinned.mel_padded is not batch.mel_padded
+    assert pinned.speaker_ids is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from torch.utils.data import Dataset
 
 from common.audio import load_wav
 from common.audio_config import AudioConfig
-from common.data import BadItem, DatasetError, check_bad, split_bad
+from common.data import BadItem, CollatedBatch, DatasetError, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
 
 
@@ -116,30 +117,39 @@ class MelAudioLoader(Dataset):
         return mel, segment
 
 
-class MelAudioCollate:
-    """Stacks (mel, audio) items into a dict batch; ``BadItem``s are passed on for the main process."""
+@dataclass
+class MelAudioBatch(CollatedBatch):
+    """Stacked segments as `MelAudioCollate` makes them (None when no item was usable), with the items it
+    left out (`CollatedBatch`)."""
 
-    def __call__(self, items: list) -> dict:
+    mel: torch.Tensor | None = None  # (B, n_mel, frames)
+    audio: torch.Tensor | None = None  # (B, segment_length)
+
+
+class MelAudioCollate:
+    """Stacks (mel, audio) items into a `MelAudioBatch`; ``BadItem``s are passed on for the main process."""
+
+    def __call__(self, items: list) -> MelAudioBatch:
         good, bad, notes = split_bad(items)
-        batch: dict = {"bad": bad, "notes": notes, "size": len(good)}
+        batch = MelAudioBatch(bad, notes, len(good))
         if good:
-            batch["mel"] = torch.stack([mel for mel, _ in good])
-            batch["audio"] = torch.stack([audio for _, audio in good])
+            batch.mel = torch.stack([mel for mel, _ in good])
+            batch.audio = torch.stack([audio for _, audio in good])
         return batch
 
 
 def batch_to_device(
-    batch: dict | Sequence[torch.Tensor], device: torch.device | str, skip_bad: bool = False
+    batch: MelAudioBatch | Sequence[torch.Tensor], device: torch.device | str, skip_bad: bool = False
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, int] | None:
     """x = (mel, audio), y = audio and the number of audio samples, on ``device``; None if empty.
 
-    Accepts the dict of ``MelAudioCollate`` or the [mel, audio] list of torch's default collate.
+    Accepts the `MelAudioBatch` of ``MelAudioCollate`` or the [mel, audio] list of torch's default collate.
     """
-    if isinstance(batch, dict):
-        check_bad(batch["bad"], skip_bad)
-        if batch["size"] == 0:
+    if isinstance(batch, MelAudioBatch):
+        check_bad(batch.bad, skip_bad)
+        if batch.size == 0:
             return None
-        mel, audio = batch["mel"], batch["audio"]
+        mel, audio = batch.mel, batch.audio
     else:
         mel, audio = batch
     mel = mel.to(device, non_blocking=True)
