@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from common.audio import load_wav
-from common.audio_config import AudioConfig
+from common.audio_config import DEFAULT_AUDIO, AudioConfig
 from common.checkpoint import load_untrusted
 from common.data import BadItem, DatasetError, NotedItem, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
@@ -38,9 +38,12 @@ class TextMelLoader(Dataset):
     """Text-mel pairs of one filelist."""
 
     def __init__(self, dataset_path: str | Path, filelist: str | Path, text_cleaners: list[str],
-                 load_mel_from_disk: bool = False, n_mel_channels: int = 80, max_wav_value: float = 32768.0,
-                 sampling_rate: int = 22050, filter_length: int = 1024, hop_length: int = 256,
-                 win_length: int = 1024, mel_fmin: float = 0.0, mel_fmax: float = 8000.0,
+                 load_mel_from_disk: bool = False, n_mel_channels: int = DEFAULT_AUDIO.n_mel_channels,
+                 max_wav_value: float = DEFAULT_AUDIO.max_wav_value,
+                 sampling_rate: int = DEFAULT_AUDIO.sampling_rate,
+                 filter_length: int = DEFAULT_AUDIO.filter_length,
+                 hop_length: int = DEFAULT_AUDIO.hop_length, win_length: int = DEFAULT_AUDIO.win_length,
+                 mel_fmin: float = DEFAULT_AUDIO.mel_fmin, mel_fmax: float = DEFAULT_AUDIO.mel_fmax,
                  skip_bad_files: bool = False, *, symbols: list[str] | None = None,
                  max_mel_length: int | None = None, long_mel_length: int | None = None) -> None:
         self.dataset_path = Path(dataset_path)

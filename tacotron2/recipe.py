@@ -14,6 +14,7 @@ from common.data import DatasetError
 from common.training.recipe import FineTuneRules, ModelRecipe
 from tacotron2 import data_function
 from tacotron2.arg_parser import tacotron2_parser
+from tacotron2.batch import ConditionedInputs, Inputs
 from tacotron2.config import model_config
 from tacotron2.fast_decoder import set_decoder_impl
 from tacotron2.finetune import finetune_rules
@@ -104,9 +105,9 @@ class Tacotron2Recipe(ModelRecipe):
         """(x, y, mel frames) on the device."""
         return data_function.batch_to_device(batch, device, skip_bad)
 
-    def batch_size_of(self, x: Any) -> int:
+    def batch_size_of(self, x: Inputs | ConditionedInputs) -> int:
         """The text batch's first dimension."""
-        return x[0].size(0)
+        return x.text.size(0)
 
     def rejected_items(self, dataset: torch.utils.data.Dataset) -> list:
         """Transcripts left out under --skip-bad-files (no known symbol)."""

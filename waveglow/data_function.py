@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from common.audio import load_wav
-from common.audio_config import AudioConfig
+from common.audio_config import DEFAULT_AUDIO, AudioConfig
 from common.data import BadItem, CollatedBatch, DatasetError, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
 
@@ -48,14 +48,14 @@ class MelAudioLoader(Dataset):
         dataset_path: str | Path,
         filelist: str | Path | Sequence[FilelistEntry],
         segment_length: int = 4000,
-        sampling_rate: int = 22050,
-        filter_length: int = 1024,
-        hop_length: int = 256,
-        win_length: int = 1024,
-        n_mel_channels: int = 80,
-        mel_fmin: float = 0.0,
-        mel_fmax: float = 8000.0,
-        max_wav_value: float = 32768.0,
+        sampling_rate: int = DEFAULT_AUDIO.sampling_rate,
+        filter_length: int = DEFAULT_AUDIO.filter_length,
+        hop_length: int = DEFAULT_AUDIO.hop_length,
+        win_length: int = DEFAULT_AUDIO.win_length,
+        n_mel_channels: int = DEFAULT_AUDIO.n_mel_channels,
+        mel_fmin: float = DEFAULT_AUDIO.mel_fmin,
+        mel_fmax: float = DEFAULT_AUDIO.mel_fmax,
+        max_wav_value: float = DEFAULT_AUDIO.max_wav_value,
         seed: int = 1234,
     ) -> None:
         if segment_length <= filter_length // 2:
