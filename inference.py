@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 from common.audio import AudioError, save_wav
+from common.audio_config import DEFAULT_AUDIO, AudioConfig
 from common.checkpoint import CheckpointError
 from common.filelist import decode_text
 from common.io_errors import OutputError, output_errors
@@ -99,8 +100,10 @@ def inference_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                        help="WaveGlow noise standard deviation")
     synth.add_argument("-d", "--denoising-strength", type=float, default=0.01,
                        help="fraction of the vocoder's bias spectrum removed (0: no denoiser)")
-    synth.add_argument("-sr", "--sampling-rate", type=int, default=22050, help="sampling rate of the wavs")
-    synth.add_argument("--stft-hop-length", type=int, default=256, help="audio samples per mel frame")
+    synth.add_argument("-sr", "--sampling-rate", type=int, default=DEFAULT_AUDIO.sampling_rate,
+                       help="sampling rate of the wavs")
+    synth.add_argument("--stft-hop-length", type=int, default=DEFAULT_AUDIO.hop_length,
+                       help="audio samples per mel frame")
     synth.add_argument("--text-cleaners", nargs="*", default=["english_cleaners"], help="text cleaners")
     synth.add_argument("--batch-size", type=int, default=None,
                        help="phrases per Tacotron 2 / WaveGlow batch (default: all lines in one batch)")
@@ -319,8 +322,8 @@ def synthesize_and_write(args: argparse.Namespace, phrases: list[Phrase], tacotr
 
     synth = Synthesizer(
         tacotron2, waveglow, device=device, fp16=args.fp16, sigma=args.sigma_infer,
-        denoising_strength=args.denoising_strength, sampling_rate=args.sampling_rate,
-        hop_length=args.stft_hop_length, text_cleaners=args.text_cleaners,
+        denoising_strength=args.denoising_strength, text_cleaners=args.text_cleaners,
+        audio=AudioConfig(sampling_rate=args.sampling_rate, hop_length=args.stft_hop_length),
         griffin_lim_iters=args.griffin_lim_iters, max_chars_per_chunk=args.max_chars_per_chunk,
         pause_seconds=args.chunk_pause, speaker=args.speaker, language=args.language,
     )

@@ -12,6 +12,8 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from common.audio_config import DEFAULT_AUDIO
+
 
 class ConfigFileError(ValueError):
     """A `--config-file` that is unreadable or names unknown flags."""
@@ -126,13 +128,13 @@ def training_parser(add_help: bool = False) -> argparse.ArgumentParser:
                          help="skip (and count) unreadable or unusable utterances instead of stopping")
 
     audio = parser.add_argument_group("audio parameters")
-    audio.add_argument("--max-wav-value", type=float, default=32768.0)
-    audio.add_argument("--sampling-rate", type=int, default=22050)
-    audio.add_argument("--filter-length", type=int, default=1024)
-    audio.add_argument("--hop-length", type=int, default=256)
-    audio.add_argument("--win-length", type=int, default=1024)
-    audio.add_argument("--mel-fmin", type=float, default=0.0)
-    audio.add_argument("--mel-fmax", type=float, default=8000.0)
+    audio.add_argument("--max-wav-value", type=float, default=DEFAULT_AUDIO.max_wav_value)
+    audio.add_argument("--sampling-rate", type=int, default=DEFAULT_AUDIO.sampling_rate)
+    audio.add_argument("--filter-length", type=int, default=DEFAULT_AUDIO.filter_length)
+    audio.add_argument("--hop-length", type=int, default=DEFAULT_AUDIO.hop_length)
+    audio.add_argument("--win-length", type=int, default=DEFAULT_AUDIO.win_length)
+    audio.add_argument("--mel-fmin", type=float, default=DEFAULT_AUDIO.mel_fmin)
+    audio.add_argument("--mel-fmax", type=float, default=DEFAULT_AUDIO.mel_fmax)
 
     distributed = parser.add_argument_group("distributed setup")
     distributed.add_argument("--rank", type=int, default=0, help="rank of this process")

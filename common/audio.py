@@ -15,6 +15,8 @@ import soundfile as sf
 import soxr
 import torch
 
+from common.audio_config import DEFAULT_AUDIO
+
 __all__ = ["AudioError", "AudioInfo", "audio_info", "load_wav", "save_wav"]
 
 # Subtypes whose samples soundfile returns as stored floats (no integer scaling involved).
@@ -83,10 +85,10 @@ CONVERT_HINT = ("convert the dataset with `python scripts/prepare_data.py custom
 
 def load_wav(
     path: str | Path,
-    sampling_rate: int | None = 22050,
+    sampling_rate: int | None = DEFAULT_AUDIO.sampling_rate,
     resample: bool = False,
     mix_to_mono: bool = False,
-    max_wav_value: float = 32768.0,
+    max_wav_value: float = DEFAULT_AUDIO.max_wav_value,
 ) -> torch.FloatTensor:
     """Load a mono wav as a 1-D float32 tensor in [-1, 1].
 

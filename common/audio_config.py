@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from common.stft import MelSTFT
+if TYPE_CHECKING:
+    from common.stft import MelSTFT
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class AudioConfig:
 
     def make_stft(self) -> MelSTFT:
         """The log-mel front end of these settings."""
+        # deferred: torch takes seconds to import; flag defaults and torch-free checks read only the numbers
+        from common.stft import MelSTFT
+
         return MelSTFT(filter_length=self.filter_length, hop_length=self.hop_length,
                        win_length=self.win_length, n_mel_channels=self.n_mel_channels,
                        sampling_rate=self.sampling_rate, mel_fmin=self.mel_fmin, mel_fmax=self.mel_fmax)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import torch
@@ -70,6 +70,23 @@ def split_bad(items: list) -> tuple[list, list[BadItem], list[str]]:
         else:
             good.append(item)
     return good, bad, notes
+
+
+@dataclass
+class CollatedBatch:
+    """What a collate function hands the trainer besides its tensors: the `BadItem`s it left out (counted
+    and listed in skipped.txt), the notes about the items it kept (printed once each) and how many items it
+    kept. A model's typed batch subclasses it and adds its tensors."""
+
+    bad: list[BadItem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    size: int = 0
+
+    def pin_memory(self) -> CollatedBatch:
+        """A copy with every tensor field in pinned memory (a DataLoader with `pin_memory=True` calls this
+        for batch types it does not know)."""
+        tensors = {f.name: getattr(self, f.name) for f in fields(self)}
+        return replace(self, **{k: v.pin_memory() for k, v in tensors.items() if isinstance(v, torch.Tensor)})
 
 
 # kinds of BadItem that a flag asked for (a model's length limit): skipped without --skip-bad-files

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from common.audio import load_wav
-from common.audio_config import AudioConfig
+from common.audio_config import DEFAULT_AUDIO, AudioConfig
 from common.checkpoint import load_untrusted
 from common.data import BadItem, DatasetError, NotedItem, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
@@ -23,7 +23,7 @@ from common.text import (
     text_to_sequence,
 )
 from common.text.phonemes import prefetch_phonemes
-from tacotron2.batch import ConditionedInputs, ConditionedTargets, Inputs, Targets
+from tacotron2.batch import ConditionedInputs, ConditionedTargets, Inputs, Targets, TextMelBatch
 from tacotron2.config import is_conditioned
 from tacotron2.loss_function import gate_target_from_lengths
 from tacotron2.text import (  # noqa: F401  (public here too)
@@ -38,9 +38,12 @@ class TextMelLoader(Dataset):
     """Text-mel pairs of one filelist."""
 
     def __init__(self, dataset_path: str | Path, filelist: str | Path, text_cleaners: list[str],
-                 load_mel_from_disk: bool = False, n_mel_channels: int = 80, max_wav_value: float = 32768.0,
-                 sampling_rate: int = 22050, filter_length: int = 1024, hop_length: int = 256,
-                 win_length: int = 1024, mel_fmin: float = 0.0, mel_fmax: float = 8000.0,
+                 load_mel_from_disk: bool = False, n_mel_channels: int = DEFAULT_AUDIO.n_mel_channels,
+                 max_wav_value: float = DEFAULT_AUDIO.max_wav_value,
+                 sampling_rate: int = DEFAULT_AUDIO.sampling_rate,
+                 filter_length: int = DEFAULT_AUDIO.filter_length,
+                 hop_length: int = DEFAULT_AUDIO.hop_length, win_length: int = DEFAULT_AUDIO.win_length,
+                 mel_fmin: float = DEFAULT_AUDIO.mel_fmin, mel_fmax: float = DEFAULT_AUDIO.mel_fmax,
                  skip_bad_files: bool = False, *, symbols: list[str] | None = None,
                  max_mel_length: int | None = None, long_mel_length: int | None = None) -> None:
         self.dataset_path = Path(dataset_path)
@@ -149,9 +152,9 @@ class TextMelCollate:
     def __init__(self, n_frames_per_step: int = 1) -> None:
         self.r = n_frames_per_step
 
-    def __call__(self, items: list) -> dict:
+    def __call__(self, items: list) -> TextMelBatch:
         good, bad, notes = split_bad(items)
-        batch = {"bad": bad, "notes": notes, "size": len(good)}
+        batch = TextMelBatch(bad, notes, len(good))
         if not good:
             return batch
         input_lengths = torch.tensor([item[0].numel() for item in good], dtype=torch.long)
@@ -165,37 +168,37 @@ class TextMelCollate:
         mel_padded = torch.zeros(len(good), n_mel, max_len)
         for i, (_, mel, *_) in enumerate(good):
             mel_padded[i, :, : mel.size(1)] = mel
-        gate_padded = gate_target_from_lengths(output_lengths, max_len)
-        batch.update(text_padded=text_padded, input_lengths=input_lengths, mel_padded=mel_padded,
-                     gate_padded=gate_padded, output_lengths=output_lengths)
+        batch.text_padded, batch.input_lengths, batch.mel_padded = text_padded, input_lengths, mel_padded
+        batch.gate_padded = gate_target_from_lengths(output_lengths, max_len)
+        batch.output_lengths = output_lengths
         if len(good[0]) == 4:  # multi-speaker items: (text, mel, speaker id, language id)
-            batch.update(speaker_ids=torch.tensor([item[2] for item in good], dtype=torch.long),
-                         language_ids=torch.tensor([item[3] for item in good], dtype=torch.long))
+            batch.speaker_ids = torch.tensor([item[2] for item in good], dtype=torch.long)
+            batch.language_ids = torch.tensor([item[3] for item in good], dtype=torch.long)
         return batch
 
 
-def batch_to_device(batch: dict, device: torch.device | str, skip_bad: bool = False,
+def batch_to_device(batch: TextMelBatch, device: torch.device | str, skip_bad: bool = False,
                     ) -> tuple[Inputs | ConditionedInputs, Targets | ConditionedTargets, int] | None:
     """Model input x, loss target y (typed, tacotron2/batch.py) and the number of mel frames, on `device`;
     None if the batch is empty."""
-    check_bad(batch["bad"], skip_bad)
-    if batch["size"] == 0:
+    check_bad(batch.bad, skip_bad)
+    if batch.size == 0:
         return None
     to = {"device": device, "non_blocking": True}
-    text = batch["text_padded"].to(**to)
-    input_lengths = batch["input_lengths"].to(**to)
-    mel = batch["mel_padded"].to(**to)
-    gate = batch["gate_padded"].to(**to)
-    output_lengths = batch["output_lengths"].to(**to)
-    if "speaker_ids" in batch:  # conditioned: x gains (speaker_ids, language_ids), y the speaker targets
-        speakers = batch["speaker_ids"].to(**to)
+    text = batch.text_padded.to(**to)
+    input_lengths = batch.input_lengths.to(**to)
+    mel = batch.mel_padded.to(**to)
+    gate = batch.gate_padded.to(**to)
+    output_lengths = batch.output_lengths.to(**to)
+    if batch.speaker_ids is not None:  # conditioned: x gains (speaker_ids, language_ids), y the speakers
+        speakers = batch.speaker_ids.to(**to)
         x = ConditionedInputs(text, input_lengths, mel, mel.size(2), output_lengths, speakers,
-                              batch["language_ids"].to(**to))
+                              batch.language_ids.to(**to))
         y = ConditionedTargets(mel, gate, output_lengths, input_lengths, speakers)
     else:
         x = Inputs(text, input_lengths, mel, mel.size(2), output_lengths)
         y = Targets(mel, gate, output_lengths, input_lengths)
-    return x, y, int(batch["output_lengths"].sum())
+    return x, y, int(batch.output_lengths.sum())
 
 
 def get_dataset(args: argparse.Namespace, filelist: str | Path, config: dict | None = None,

@@ -29,7 +29,7 @@ shape, in training with `torch.native_dropout`, in synthesis with the same `F.dr
 so with the same seed the fast path draws exactly the eager masks on the CPU (on CUDA it consumes the
 generator like eager's fused dropout kernel).
 
-Not covered (the eager path runs): the scheduled-sampling decoder of tacotron2/multilingual.py when it
+Not covered (the eager path runs): the scheduled-sampling decoder of tacotron2/teacher_forcing.py when it
 feeds the model's own frames (its inputs depend on its outputs), and `Decoder.infer` called with autograd
 on (Tacotron2.infer always runs without). Under autocast the fast decoder runs in float32 (more precise
 than eager autocast, which rounds the LSTM cells and projections to 16 bits; its outputs are float32).

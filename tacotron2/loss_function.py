@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from tacotron2.batch import ClassifiedOutputs, ConditionedTargets, as_outputs, as_targets
 from tacotron2.layers import lengths_to_mask
 
 
@@ -142,13 +143,16 @@ class Tacotron2Criterion(nn.Module):
         return parts
 
     def forward(self, model_output: Sequence[Tensor], targets: Sequence[Tensor]) -> Tensor:
-        mel, gate, output_lengths, input_lengths = targets[:4]  # conditioned batches append speaker ids
-        total = self.loss(model_output, (mel, gate), output_lengths if self.loss.mask_padding else None)
+        """The reference loss plus the guided attention term; `model_output` and `targets` typed
+        (tacotron2/batch.py) or plain sequences in their order."""
+        y = as_targets(targets)
+        mel, output_lengths, input_lengths = y.mels, y.output_lengths, y.input_lengths
+        total = self.loss(model_output, (mel, y.gates), output_lengths if self.loss.mask_padding else None)
         weight = self.current_weight
         if weight <= 0.0:
             self._guided = None
             return total
-        alignments = model_output[3].float()
+        alignments = as_outputs(model_output).alignments.float()
         steps, max_in = alignments.shape[1], alignments.shape[2]
         r = mel.size(2) // steps
         step_lengths = torch.div(output_lengths + r - 1, r, rounding_mode="floor")
@@ -193,10 +197,12 @@ class SpeakerAdversarialCriterion(Tacotron2Criterion):
 
     def forward(self, model_output: Sequence[Tensor], targets: Sequence[Tensor]) -> Tensor:
         total = super().forward(model_output, targets)
-        if len(model_output) < 5 or len(targets) < 5:
+        outputs, y = as_outputs(model_output), as_targets(targets)
+        if not isinstance(outputs, ClassifiedOutputs) or not isinstance(y, ConditionedTargets):
             self._classifier = self._accuracy = None
             return total
-        cross_entropy, accuracy = speaker_classification(model_output[4], targets[4], targets[3])
+        cross_entropy, accuracy = speaker_classification(outputs.speaker_logits, y.speaker_ids,
+                                                         y.input_lengths)
         self._classifier, self._accuracy = cross_entropy.detach(), accuracy
         if self.speaker_classifier_weight <= 0.0:
             return total

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from tacotron2.batch import Outputs
 from tacotron2.fast_decoder import decoder_forward, decoder_infer
 from tacotron2.layers import ConvNorm, LinearNorm, lengths_to_mask
 from tacotron2.stopping import (  # noqa: F401  (public here too: tacotron2.model has always exported them)
@@ -508,14 +509,14 @@ class Tacotron2(nn.Module):
             )
 
     def forward(self, inputs: tuple, speaker_ids: Tensor | None = None,
-                language_ids: Tensor | None = None) -> list[Tensor]:
+                language_ids: Tensor | None = None) -> Outputs:
         """Teacher-forced pass for training.
 
         inputs = (text_padded (B, T_in) long, input_lengths (B,) long, mel_padded (B, n_mel, T_out),
         max_len (int, accepted for compatibility, unused), output_lengths (B,) long).
-        Returns [mel (B, n_mel, T_out), mel_postnet (B, n_mel, T_out), gate (B, T_out // r),
-        alignments (B, T_out // r, T_in)]. With mask_padding, frames past output_lengths are 0 and gate
-        logits of decoder steps that start past them are 1e3.
+        Returns `Outputs` (tacotron2/batch.py, a NamedTuple): mel (B, n_mel, T_out), mel_postnet
+        (B, n_mel, T_out), gate (B, T_out // r), alignments (B, T_out // r, T_in). With mask_padding,
+        frames past output_lengths are 0 and gate logits of decoder steps that start past them are 1e3.
         """
         if len(inputs) != 5:
             raise Tacotron2InputError(
@@ -551,7 +552,7 @@ class Tacotron2(nn.Module):
             # A decoder step is padding when its first frame is; the step holding the last real frame
             # keeps its logit (its gate target is 1, the stop).
             gate = gate.masked_fill(~frame_mask[:, 0, ::r], GATE_PAD_LOGIT)
-        return [mel, mel_postnet, gate, alignments]
+        return Outputs(mel, mel_postnet, gate, alignments)
 
     def infer(self, inputs: Tensor, input_lengths: Tensor | None = None, speaker_ids: Tensor | None = None,
               language_ids: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:

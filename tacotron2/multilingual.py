@@ -26,25 +26,33 @@ utterance. Teacher forcing: `set_teacher_forcing(ratio, seed)` makes training-mo
 the decoder the ground-truth previous frame with probability `ratio` (drawn per item and step from a
 generator seeded with `seed`) and the model's own previous output (detached, as in scheduled sampling)
 otherwise; ratio 1 (the default) is the reference's teacher-forced pass.
+
+The parts live beside this file, one job each: the errors (`multilingual_errors.py`), the adversarial speaker
+classifier (`speaker_classifier.py`), the language encoders (`language_encoders.py`) and teacher forcing
+(`teacher_forcing.py`); their public names are importable from here too.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-from tacotron2.layers import LinearNorm, lengths_to_mask
-from tacotron2.model import (
-    Decoder,
-    Encoder,
-    Tacotron2,
-    Tacotron2ConfigError,
-    Tacotron2InputError,
+from tacotron2.batch import ClassifiedOutputs, Outputs
+from tacotron2.language_encoders import (  # noqa: F401  (public here too)
+    ENCODER_TYPES,
+    GeneratedConv1d,
+    GeneratedEncoder,
+    SeparateEncoder,
+    SharedEncoder,
+    _uniform_embedding_init,
+    language_spans,
 )
+from tacotron2.model import Tacotron2
+from tacotron2.multilingual_errors import MultilingualConfigError, MultilingualInputError
+from tacotron2.speaker_classifier import GRADIENT_CLIP, SpeakerClassifier, reverse_gradient
+from tacotron2.teacher_forcing import TEACHER_FORCING_SCHEDULES, ScheduledDecoder, teacher_forcing_ratio
 from tacotron2.text import LanguageTagError, MultilingualTextEncoder, split_language_tags
 from tacotron2.validation import MEL_CEPSTRUM_ORDER, mel_cepstra, validation_mcd  # noqa: F401  (public here too)
 
@@ -73,10 +81,6 @@ __all__ = [
     "validation_mcd",
 ]
 
-ENCODER_TYPES = ("shared", "separate", "generated")
-TEACHER_FORCING_SCHEDULES = ("constant", "linear", "cosine")
-GRADIENT_CLIP = 0.25  # the reversal layer clips the classifier's gradient to +-0.25 (Nekvinda and Dusek)
-
 EXTENSION_DEFAULTS: dict[str, Any] = {
     "speakers": None,
     "languages": None,
@@ -90,304 +94,6 @@ EXTENSION_DEFAULTS: dict[str, Any] = {
     "reversal_lambda": 1.0,
 }
 
-
-class MultilingualConfigError(Tacotron2ConfigError):
-    """A multi-speaker/multilingual constructor argument (a `--flag`) has an unusable value."""
-
-
-class MultilingualInputError(Tacotron2InputError):
-    """Speaker or language ids that do not fit the model (missing, wrong shape, out of range)."""
-
-
-# ------------------------------------------------------------------------------------ gradient reversal
-
-class _ReverseGradient(torch.autograd.Function):
-    """Identity forward; backward: clip the incoming gradient to [-clip, clip], then multiply by -scale."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, scale: float, clip: float) -> Tensor:  # type: ignore[override]
-        ctx.scale, ctx.clip = scale, clip
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
-        return grad.clamp(-ctx.clip, ctx.clip) * -ctx.scale, None, None
-
-
-def reverse_gradient(x: Tensor, scale: float = 1.0, clip: float = GRADIENT_CLIP) -> Tensor:
-    """`x` unchanged; its gradient becomes `-scale * clamp(grad, -clip, clip)`."""
-    return _ReverseGradient.apply(x, float(scale), float(clip))
-
-
-class SpeakerClassifier(nn.Module):
-    """Per-position speaker classifier on encoder outputs, behind a gradient reversal layer.
-
-    Linear(D, hidden) + ReLU + Linear(hidden, n_speakers). Minimising its cross-entropy trains the
-    classifier; the reversed gradient trains the encoder to make speakers indistinguishable.
-    """
-
-    def __init__(self, input_dim: int, hidden_dim: int, n_speakers: int, reversal_lambda: float = 1.0,
-                 clip: float = GRADIENT_CLIP) -> None:
-        super().__init__()
-        self.reversal_lambda, self.clip = reversal_lambda, clip
-        self.hidden = LinearNorm(input_dim, hidden_dim, w_init_gain="relu")
-        self.output = LinearNorm(hidden_dim, n_speakers)
-
-    def forward(self, encoder_outputs: Tensor) -> Tensor:
-        """(B, T_in, D) -> speaker logits (B, T_in, n_speakers)."""
-        x = reverse_gradient(encoder_outputs, self.reversal_lambda, self.clip)
-        return self.output(F.relu(self.hidden(x)))
-
-
-# ------------------------------------------------------------------------------------------- encoders
-
-def language_spans(language_ids: Tensor,
-                   input_lengths: Tensor | None = None) -> list[tuple[int, int, int, int]]:
-    """Maximal runs of one language per item: (item, start, end, language), end exclusive, no padding.
-
-    language_ids (B, T_in); input_lengths (B,) or None (no padding).
-    """
-    ids = language_ids.detach().to("cpu", torch.int64)
-    batch, t_in = ids.shape
-    lengths = [t_in] * batch if input_lengths is None else input_lengths.detach().cpu().tolist()
-    changes = (ids[:, 1:] != ids[:, :-1]).nonzero().tolist()
-    cuts: list[list[int]] = [[] for _ in range(batch)]
-    for b, t in changes:
-        cuts[b].append(t + 1)
-    spans = []
-    for b in range(batch):
-        length = int(lengths[b])
-        bounds = [0] + [c for c in cuts[b] if c < length] + [length]
-        spans += [(b, s, e, int(ids[b, s])) for s, e in zip(bounds[:-1], bounds[1:], strict=True) if e > s]
-    return spans
-
-
-class SharedEncoder(Encoder):
-    """The reference encoder over [character embedding; language embedding] at every position."""
-
-    def __init__(self, encoder_n_convolutions: int, encoder_embedding_dim: int, encoder_kernel_size: int,
-                 symbols_embedding_dim: int, n_languages: int, language_embedding_dim: int,
-                 p_dropout: float = 0.5) -> None:
-        super().__init__(encoder_n_convolutions, encoder_embedding_dim, encoder_kernel_size,
-                         symbols_embedding_dim + language_embedding_dim, p_dropout)
-        self.language_embedding = nn.Embedding(n_languages, language_embedding_dim)
-        _uniform_embedding_init(self.language_embedding)
-
-    def forward(self, x: Tensor, input_lengths: Tensor | None = None,
-                language_ids: Tensor | None = None) -> Tensor:
-        """(B, C_emb, T_in) embedded symbols and (B, T_in) language ids -> (B, T_in, encoder_dim)."""
-        if language_ids is None:
-            raise MultilingualInputError("the shared encoder with a language embedding needs language ids")
-        languages = self.language_embedding(language_ids).transpose(1, 2).to(x.dtype)
-        return super().forward(torch.cat((x, languages), dim=1), input_lengths)
-
-
-class SeparateEncoder(nn.Module):
-    """One reference encoder per language; every same-language span of an input runs through its own.
-
-    In training mode, encoders that get no span in a batch still enter the graph with a zero-weighted
-    term, so DistributedDataParallel sees every parameter used.
-    """
-
-    def __init__(self, n_languages: int, encoder_n_convolutions: int, encoder_embedding_dim: int,
-                 encoder_kernel_size: int, symbols_embedding_dim: int, p_dropout: float = 0.5) -> None:
-        super().__init__()
-        self.encoder_embedding_dim = encoder_embedding_dim
-        self.encoders = nn.ModuleList(
-            Encoder(encoder_n_convolutions, encoder_embedding_dim, encoder_kernel_size, symbols_embedding_dim,
-                    p_dropout)
-            for _ in range(n_languages)
-        )
-
-    def forward(self, x: Tensor, input_lengths: Tensor | None = None,
-                language_ids: Tensor | None = None) -> Tensor:
-        """(B, C_emb, T_in) and (B, T_in) language ids -> (B, T_in, encoder_dim); padded rows are 0."""
-        if language_ids is None:
-            raise MultilingualInputError("the separate encoders need language ids")
-        batch, _, t_in = x.shape
-        spans = language_spans(language_ids, input_lengths)
-        out = x.new_zeros(batch, t_in, self.encoder_embedding_dim)
-        for language, encoder in enumerate(self.encoders):
-            mine = [span for span in spans if span[3] == language]
-            if not mine:
-                if self.training:
-                    out = out + 0.0 * sum(p.sum() for p in encoder.parameters())
-                continue
-            lengths = torch.tensor([end - start for _, start, end, _ in mine], dtype=torch.long)
-            pieces = x.new_zeros(len(mine), x.size(1), int(lengths.max()))
-            for i, (b, start, end, _) in enumerate(mine):
-                pieces[i, :, : end - start] = x[b, :, start:end]
-            encoded = encoder(pieces, lengths.to(x.device))
-            for i, (b, start, end, _) in enumerate(mine):
-                out[b, start:end] = encoded[i, : end - start]
-        return out
-
-
-class GeneratedConv1d(nn.Module):
-    """Conv1d ('same' padding) whose weight and bias are generated from a language embedding.
-
-    code (E) -> Linear(E, bottleneck) -> Linear(bottleneck, out*in*k + out) -> (weight, bias). The
-    generator's bias starts as a Xavier-initialised convolution (ReLU gain) and zero bias, so every language
-    starts from one well-scaled convolution and learns its own deviation through the bottleneck.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, embedding_dim: int,
-                 bottleneck_dim: int) -> None:
-        super().__init__()
-        if kernel_size % 2 != 1:
-            raise MultilingualConfigError(
-                f"--encoder-kernel-size must be odd ('same' padding), got {kernel_size}"
-            )
-        self.shape = (out_channels, in_channels, kernel_size)
-        self.n_weights = out_channels * in_channels * kernel_size
-        self.bottleneck = LinearNorm(embedding_dim, bottleneck_dim)
-        self.generator = LinearNorm(bottleneck_dim, self.n_weights + out_channels)
-        with torch.no_grad():
-            base = torch.empty(self.shape)
-            nn.init.xavier_uniform_(base, gain=nn.init.calculate_gain("relu"))
-            self.generator.linear_layer.bias.copy_(torch.cat((base.flatten(), torch.zeros(out_channels))))
-
-    def parameters_for(self, codes: Tensor) -> tuple[Tensor, Tensor]:
-        """Language codes (L, E) -> weights (L, out, in, k) and biases (L, out)."""
-        params = self.generator(self.bottleneck(codes))
-        return params[:, : self.n_weights].reshape(-1, *self.shape), params[:, self.n_weights:]
-
-    def forward(self, x: Tensor, language_ids: Tensor, codes: Tensor) -> Tensor:
-        """(B, in, T) with per-position language ids (B, T) -> (B, out, T).
-
-        Position t is computed with the weights of language_ids[:, t] (so spans of a code-switched input
-        each use their language's convolution).
-        """
-        weights, biases = self.parameters_for(codes)
-        weights, biases = weights.to(x.dtype), biases.to(x.dtype)
-        padding = self.shape[2] // 2
-        present = torch.unique(language_ids).tolist()
-        if len(present) == 1:
-            return F.conv1d(x, weights[present[0]], biases[present[0]], padding=padding)
-        out = x.new_zeros(x.size(0), self.shape[0], x.size(2))
-        for language in present:
-            mask = language_ids == language
-            items = mask.any(dim=1).nonzero().squeeze(1)
-            y = F.conv1d(x[items], weights[language], biases[language], padding=padding)
-            out = out.index_add(0, items, y * mask[items].unsqueeze(1).to(y.dtype))
-        return out
-
-
-class GeneratedEncoder(Encoder):
-    """Encoder whose convolutions are generated per language (`GeneratedConv1d` + shared BatchNorm, ReLU,
-    dropout 0.5), followed by the reference's shared bidirectional LSTM."""
-
-    def __init__(self, encoder_n_convolutions: int, encoder_embedding_dim: int, encoder_kernel_size: int,
-                 symbols_embedding_dim: int, n_languages: int, language_embedding_dim: int,
-                 bottleneck_dim: int, p_dropout: float = 0.5) -> None:
-        lstm_input = encoder_embedding_dim if encoder_n_convolutions else symbols_embedding_dim
-        super().__init__(0, encoder_embedding_dim, encoder_kernel_size, lstm_input, p_dropout)
-        self.language_embedding = nn.Embedding(n_languages, language_embedding_dim)
-        _uniform_embedding_init(self.language_embedding)
-        dims = [symbols_embedding_dim] + [encoder_embedding_dim] * encoder_n_convolutions
-        self.generated = nn.ModuleList(
-            GeneratedConv1d(dims[i], dims[i + 1], encoder_kernel_size, language_embedding_dim, bottleneck_dim)
-            for i in range(encoder_n_convolutions)
-        )
-        self.norms = nn.ModuleList(nn.BatchNorm1d(dims[i + 1]) for i in range(encoder_n_convolutions))
-
-    def forward(self, x: Tensor, input_lengths: Tensor | None = None,
-                language_ids: Tensor | None = None) -> Tensor:
-        """(B, C_emb, T_in) and (B, T_in) language ids -> (B, T_in, encoder_dim); padded rows are 0."""
-        if language_ids is None:
-            raise MultilingualInputError("the generated encoder needs language ids")
-        mask = None
-        if input_lengths is not None:
-            mask = lengths_to_mask(input_lengths.to(x.device), x.size(2)).unsqueeze(1)
-            x = x.masked_fill(~mask, 0.0)
-        codes = self.language_embedding.weight
-        for conv, norm in zip(self.generated, self.norms, strict=True):
-            x = F.dropout(F.relu(norm(conv(x, language_ids, codes))), self.p_dropout, self.training)
-            if mask is not None:
-                x = x.masked_fill(~mask, 0.0)
-        return super().forward(x, input_lengths)
-
-
-def _uniform_embedding_init(embedding: nn.Embedding) -> None:
-    """U(-b, b) with b = sqrt(3) * sqrt(2 / (rows + dim)), as the symbol embedding."""
-    rows, dim = embedding.weight.shape
-    bound = math.sqrt(3.0) * math.sqrt(2.0 / (rows + dim))
-    nn.init.uniform_(embedding.weight, -bound, bound)
-
-
-# ------------------------------------------------------------------------------------ teacher forcing
-
-def teacher_forcing_ratio(step: int, schedule: str = "constant", start_step: int = 0, end_step: int = 0,
-                          final_ratio: float = 1.0) -> float:
-    """The share of decoder inputs taken from the ground truth at optimizer step `step`.
-
-    constant: `final_ratio` at every step. linear / cosine: 1.0 up to `start_step`, then a linear or
-    half-cosine decay to `final_ratio` at `end_step`, and `final_ratio` after (with end <= start the ratio
-    drops to `final_ratio` at `start_step`).
-    """
-    if schedule not in TEACHER_FORCING_SCHEDULES:
-        raise MultilingualConfigError(
-            f"--teacher-forcing {schedule!r}: choose one of {', '.join(TEACHER_FORCING_SCHEDULES)}"
-        )
-    if not 0.0 <= final_ratio <= 1.0:
-        raise MultilingualConfigError(f"--teacher-forcing-final-ratio must be in [0, 1], got {final_ratio}")
-    if schedule == "constant":
-        return float(final_ratio)
-    if step < start_step:
-        return 1.0
-    if step >= end_step:
-        return float(final_ratio)
-    progress = (step - start_step) / (end_step - start_step)
-    if schedule == "linear":
-        fraction = 1.0 - progress
-    else:
-        fraction = 0.5 * (1.0 + math.cos(math.pi * progress))
-    return float(final_ratio + (1.0 - final_ratio) * fraction)
-
-
-class ScheduledDecoder(Decoder):
-    """The reference decoder with a teacher-forcing ratio for training-mode forward passes.
-
-    `teacher_forcing_ratio` 1.0 (or eval mode) runs the reference teacher-forced pass unchanged. Below 1,
-    the input of step s > 0 is, per item, the ground-truth last frame of group s - 1 with probability
-    `ratio` and otherwise the model's own last predicted frame of step s - 1 (detached); the choices are
-    drawn from a generator seeded with `teacher_forcing_seed`, so they are reproducible.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.teacher_forcing_ratio = 1.0
-        self.teacher_forcing_seed = 0
-
-    def forward(self, memory: Tensor, decoder_inputs: Tensor,
-                memory_lengths: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        if not self.training or self.teacher_forcing_ratio >= 1.0:
-            return super().forward(memory, decoder_inputs, memory_lengths)
-        r = self.n_frames_per_step
-        batch = memory.size(0)
-        group_ends = decoder_inputs.transpose(1, 2)[:, r - 1::r]
-        steps = group_ends.size(1)
-        generator = torch.Generator().manual_seed(int(self.teacher_forcing_seed))
-        use_truth = (torch.rand(batch, steps, generator=generator) < self.teacher_forcing_ratio)
-        use_truth = use_truth.to(memory.device).unsqueeze(2)
-        memory_mask = self._memory_mask(memory, memory_lengths)
-        processed_memory = self.attention_layer.memory_layer(memory)
-        state = self.initial_state(memory)
-        previous = memory.new_zeros(batch, self.n_mel_channels).to(group_ends.dtype)
-        frames, gates, alignments = [], [], []
-        for step in range(steps):
-            if step > 0:
-                own = frames[-1][:, -self.n_mel_channels:].detach().to(group_ends.dtype)
-                previous = torch.where(use_truth[:, step], group_ends[:, step - 1], own)
-            out, gate, state = self.decode(self.prenet(previous), state, memory, processed_memory,
-                                           memory_mask)
-            frames.append(out)
-            gates.append(gate)
-            alignments.append(state.attention_weights)
-        return self._frames_to_mel(frames), torch.cat(gates, dim=1), torch.stack(alignments, dim=1)
-
-
-# ------------------------------------------------------------------------------------------------ model
 
 class MultilingualTacotron2(Tacotron2):
     """Tacotron 2 with speaker/language conditioning, encoder variants and an adversarial speaker classifier.
@@ -562,14 +268,16 @@ class MultilingualTacotron2(Tacotron2):
         return torch.cat(parts, dim=2) if len(parts) > 1 else memory
 
     def forward(self, inputs: tuple, speaker_ids: Tensor | None = None,
-                language_ids: Tensor | None = None) -> list[Tensor]:
+                language_ids: Tensor | None = None) -> Outputs | ClassifiedOutputs:
+        """`Tacotron2.forward` with speaker and language ids (given, or as items 6 and 7 of `inputs`);
+        with the speaker classifier, `ClassifiedOutputs` (its logits last)."""
         inputs = tuple(inputs)
         if len(inputs) == 7:
             inputs, speaker_ids, language_ids = inputs[:5], inputs[5], inputs[6]
         self._encoder_outputs = None
-        outputs = super().forward(inputs, speaker_ids, language_ids)
+        outputs: Outputs | ClassifiedOutputs = super().forward(inputs, speaker_ids, language_ids)
         if self.speaker_classifier is not None:
-            outputs.append(self.speaker_classifier(self._encoder_outputs))
+            outputs = ClassifiedOutputs(*outputs, self.speaker_classifier(self._encoder_outputs))
         self._encoder_outputs = None
         return outputs
 

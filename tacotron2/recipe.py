@@ -14,12 +14,14 @@ from common.data import DatasetError
 from common.training.recipe import FineTuneRules, ModelRecipe
 from tacotron2 import data_function
 from tacotron2.arg_parser import tacotron2_parser
+from tacotron2.batch import ConditionedInputs, Inputs
 from tacotron2.config import model_config
 from tacotron2.fast_decoder import set_decoder_impl
 from tacotron2.finetune import finetune_rules
 from tacotron2.loss_function import SpeakerAdversarialCriterion, Tacotron2Criterion
-from tacotron2.multilingual import build_tacotron2, teacher_forcing_ratio
+from tacotron2.multilingual import build_tacotron2
 from tacotron2.samplers import build_sampler
+from tacotron2.teacher_forcing import teacher_forcing_ratio
 from tacotron2.validation import batch_val_metrics, validation_mcd
 
 
@@ -108,9 +110,9 @@ class Tacotron2Recipe(ModelRecipe):
         """(x, y, mel frames) on the device."""
         return data_function.batch_to_device(batch, device, skip_bad)
 
-    def batch_size_of(self, x: Any) -> int:
+    def batch_size_of(self, x: Inputs | ConditionedInputs) -> int:
         """The text batch's first dimension."""
-        return x[0].size(0)
+        return x.text.size(0)
 
     def rejected_items(self, dataset: torch.utils.data.Dataset) -> list:
         """Transcripts left out under --skip-bad-files (no known symbol)."""
@@ -129,9 +131,8 @@ class Tacotron2Recipe(ModelRecipe):
         return criterion.last_metrics if isinstance(criterion, SpeakerAdversarialCriterion) else {}
 
     def step_hook(self, model: nn.Module, args: argparse.Namespace, step: int, rank: int) -> dict[str, float]:
-        """Apply --decoder-impl, then set this step's teacher-forcing ratio (seeded per step and rank, so
-        resumed runs match)."""
-        self.configure(model, args)
+        """Set this step's teacher-forcing ratio (seeded per step and rank, so resumed runs match);
+        --decoder-impl is applied once, by `configure` when the model is built."""
         if not hasattr(model, "set_teacher_forcing"):  # the plain reference model has no schedule
             return {}
         ratio = teacher_forcing_ratio(step, args.teacher_forcing, args.teacher_forcing_start_step,

@@ -15,7 +15,7 @@ from torch import Tensor
 from common.data import BadItem, NotedItem
 from common.metrics.alignment import batch_alignment_scores
 from common.metrics.mcd import mcd
-from tacotron2.batch import ConditionedInputs, Inputs
+from tacotron2.batch import ClassifiedOutputs, ConditionedInputs, Inputs, as_outputs
 from tacotron2.loss_function import speaker_classification
 from tacotron2.model import Tacotron2
 from tacotron2.stopping import MaxDecoderStepsWarning
@@ -25,13 +25,14 @@ def batch_val_metrics(x: Inputs | ConditionedInputs, y_pred: Any) -> dict[str, f
     """Alignment diagnostics of the teacher-forced attention (padding excluded), and the adversarial speaker
     classifier's accuracy when the model has one. `y_pred`: the model's outputs (mel, postnet mel, gate,
     alignments[, speaker logits])."""
-    alignments = y_pred[3]
+    outputs = as_outputs(y_pred)
+    alignments = outputs.alignments
     r = x.mels.size(2) // alignments.size(1)
     steps = torch.div(x.output_lengths + r - 1, r, rounding_mode="floor")
     scores = batch_alignment_scores(alignments.float().cpu(), x.input_lengths.cpu(), steps.cpu())
     metrics = {f"val_{name}": value for name, value in scores.items()}
-    if len(y_pred) > 4 and isinstance(x, ConditionedInputs):  # the adversarial speaker classifier's logits
-        metrics["val_speaker_accuracy"] = float(speaker_classification(y_pred[4], x.speaker_ids,
+    if isinstance(outputs, ClassifiedOutputs) and isinstance(x, ConditionedInputs):
+        metrics["val_speaker_accuracy"] = float(speaker_classification(outputs.speaker_logits, x.speaker_ids,
                                                                        x.input_lengths)[1])
     return metrics
 

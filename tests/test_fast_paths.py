@@ -261,8 +261,9 @@ def test_flag_and_model_spec_apply_the_impl() -> None:
     model = build_model(spec, spec.model_config(args), args=args)
     assert model.decoder.impl == "eager"
     args.decoder_impl = "fast"
-    spec.step_hook(model, args, 0, 0)  # the Trainer's per-step hook applies it before the forward pass
-    assert model.decoder.impl == "fast"
+    assert spec.step_hook(model, args, 0, 0) == {}  # applied once, when built: the per-step hook leaves it
+    assert model.decoder.impl == "eager"
+    assert build_model(spec, spec.model_config(args), args=args).decoder.impl == "fast"
     with pytest.raises(SystemExit):
         parser.parse_args(["--decoder-impl", "turbo"])
 

@@ -22,6 +22,7 @@ from common.models import get_model_spec
 from common.synthesis import Synthesizer, load_tacotron2, read_phrases
 from common.text import clean_for_language
 from tacotron2.arg_parser import MODEL_KEYS, is_conditioned, model_config, tacotron2_parser
+from tacotron2.batch import ClassifiedOutputs, ConditionedInputs, Outputs
 from tacotron2.data_function import batch_to_device, build_vocabulary, get_collate_fn, get_dataset
 from tacotron2.model import Encoder, Tacotron2
 from tacotron2.multilingual import (
@@ -410,6 +411,19 @@ def test_model_takes_per_utterance_or_per_symbol_language_ids(encoder_type):
     assert torch.allclose(per_utterance[1], switched[1], atol=1e-6)  # batched with other spans: rounding
     with pytest.raises(MultilingualInputError, match="pass speaker ids"):
         model.encode(text, lengths, None, torch.tensor([1, 0]))
+
+
+def test_forward_with_the_speaker_classifier_returns_its_logits_by_name():
+    model = tiny_model("shared")
+    text = torch.tensor([[1, 2, 3, 4, 5], [2, 3, 4, 1, 0]])
+    lengths, speakers, languages = torch.tensor([5, 4]), torch.tensor([0, 2]), torch.tensor([1, 0])
+    mels = torch.randn(2, 10, 6, generator=torch.Generator().manual_seed(0))
+    x = ConditionedInputs(text, lengths, mels, 6, torch.tensor([6, 4]), speakers, languages)
+    out = model(x)
+    assert isinstance(out, ClassifiedOutputs) and len(out) == 5 and out[4] is out.speaker_logits
+    assert out.speaker_logits.shape == (2, 5, 3) and out.alignments.shape[2] == 5
+    plain = tiny_model("shared", speaker_classifier_hidden_dim=0)(x)
+    assert isinstance(plain, Outputs) and len(plain) == 4
     with pytest.raises(MultilingualInputError, match=r"language_ids must lie in \[0, 1\]"):
         model.encode(text, lengths, speakers, torch.tensor([2, 0]))
 

@@ -11,6 +11,7 @@ import soundfile as sf
 import torch
 
 from common.audio import load_wav
+from common.audio_config import AudioConfig
 from common.data_tools import prepare_mels as pm
 from common.data_tools.prepare_mels import PrepareMelsError, mel_filelist_path, prepare_mels
 from common.filelist import FilelistEntry, read_filelist, write_filelist
@@ -160,4 +161,4 @@ def test_cli_and_input_errors(corpus, tmp_path, capsys):
     with pytest.raises(PrepareMelsError, match="dataset folder not found"):
         prepare_mels(tmp_path / "nowhere", [broken], progress=False)
     with pytest.raises(PrepareMelsError, match="bad STFT settings"):
-        prepare_mels(corpus, [broken], mel_fmax=20000.0, progress=False)
+        prepare_mels(corpus, [broken], audio=AudioConfig(mel_fmax=20000.0), progress=False)

@@ -159,3 +159,24 @@ def test_agreeing_number_slots(spec):
     years = [int(spec.numbers["year"](rng)) for _ in range(500)]
     assert 1800 <= min(years) and max(years) <= 2029
     assert _FR.numbers is not _DE.numbers  # each language owns its dict
+
+
+def test_one_metadata_reader_serves_the_split_and_the_adapter(tmp_path):
+    metadata = tmp_path / "metadata.csv"
+    metadata.write_text("LJ1|One.|one\nLJ2|Two.\nLJ3|Three.|\n|x|y\nLJ1|Again.|again\n", encoding="utf-8")
+    with pytest.raises(DatasetSplitError) as info:  # every malformed line at once, in the split's words
+        read_ljspeech_metadata(metadata)
+    assert str(info.value).split("\n") == [
+        "4 malformed metadata line(s):",
+        f"  {metadata}:2: expected 3 fields id|text|normalized text, got 2: 'LJ2|Two.'",
+        f"  {metadata}:3: empty normalized text",
+        f"  {metadata}:4: empty id",
+        f"  {metadata}:5: id LJ1 already used on line 1",
+    ]
+    with pytest.raises(DatasetError) as info:  # the adapter takes id|text lines and empty normalized texts
+        read_metadata(metadata)
+    assert str(info.value).split("\n")[1:] == [f"  {metadata}:4: empty id",
+                                               f"  {metadata}:5: id LJ1 already used on line 1"]
+    metadata.write_text("LJ1|One.|one\nLJ2|Two  words.\n", encoding="utf-8")
+    assert [(r.id, r.text, r.normalized) for r in read_metadata(metadata)] == [
+        ("LJ1", "One.", "one"), ("LJ2", "Two words.", "")]

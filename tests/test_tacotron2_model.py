@@ -13,6 +13,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from common.data import BadItem, CollatedBatch, DatasetError, NotedItem
+from tacotron2.batch import Inputs, Outputs, Targets, TextMelBatch, as_outputs, as_targets
+from tacotron2.data_function import TextMelCollate, batch_to_device
 from tacotron2.layers import ConvNorm, LinearNorm, lengths_to_mask
 from tacotron2.loss_function import Tacotron2Loss, Tacotron2LossError, gate_target_from_lengths
 from tacotron2.model import (
@@ -460,3 +463,51 @@ def test_loss_rejects_mismatched_shapes():
     with pytest.raises(Tacotron2LossError, match="multiple"):
         Tacotron2Loss()([torch.zeros(1, 2, 5), torch.zeros(1, 2, 5), torch.zeros(1, 2)],
                         (torch.zeros(1, 2, 5), torch.zeros(1, 5)))
+
+
+def test_forward_returns_named_outputs_in_the_reference_order():
+    model = tiny(n_frames_per_step=2)
+    x, (mel, gate) = batch(r=2)
+    out = model(x)
+    assert isinstance(out, Outputs) and len(out) == 4
+    mel_out, mel_postnet, gate_out, alignments = out  # the reference's positional reading still works
+    assert out.mel is mel_out and out.mel_postnet is mel_postnet and out.gate is gate_out
+    assert out.alignments is alignments and out[3] is alignments
+    assert out.mel.shape == out.mel_postnet.shape == mel.shape and out.gate.shape == (3, mel.size(2) // 2)
+    assert out.alignments.shape == (3, mel.size(2) // 2, 7)
+    # the loss and criterion read them by name and still take the reference's plain lists
+    assert torch.equal(Tacotron2Loss()(out, (mel, gate)), Tacotron2Loss()(list(out), (mel, gate)))
+    assert as_outputs(list(out)) == out and as_outputs(out) is out
+    y = (mel, gate, x[4], x[1])
+    assert as_targets(y) == Targets(*y) and as_targets(Targets(*y)).input_lengths is x[1]
+    with pytest.raises(ValueError, match="got 3 items"):
+        as_outputs(list(out)[:3])
+    with pytest.raises(ValueError, match="got 2 items"):
+        as_targets((mel, gate))
+
+
+def test_collate_makes_the_typed_batch_that_goes_to_the_device(monkeypatch):
+    gen = torch.Generator().manual_seed(0)
+    items = [(torch.tensor([1, 2, 3]), torch.randn(N_MEL, 5, generator=gen)),
+             BadItem("list.txt:2", "unreadable"),
+             NotedItem((torch.tensor([4, 5]), torch.randn(N_MEL, 2, generator=gen)), "long one")]
+    batch = TextMelCollate(n_frames_per_step=2)(items)
+    assert isinstance(batch, TextMelBatch) and isinstance(batch, CollatedBatch)
+    assert batch.size == 2 and batch.bad == [items[1]] and batch.notes == ["long one"]
+    assert batch.text_padded.tolist() == [[1, 2, 3], [4, 5, 0]] and batch.input_lengths.tolist() == [3, 2]
+    assert batch.mel_padded.shape == (2, N_MEL, 6) and batch.output_lengths.tolist() == [5, 2]
+    assert batch.gate_padded.tolist() == [[0, 0, 0, 0, 1, 1], [0, 1, 1, 1, 1, 1]]
+    assert batch.speaker_ids is None and batch.language_ids is None
+    x, y, frames = batch_to_device(batch, "cpu", skip_bad=True)
+    assert isinstance(x, Inputs) and isinstance(y, Targets) and frames == 7
+    assert x.text is batch.text_padded and y.gates is batch.gate_padded and x.max_len == 6
+    with pytest.raises(DatasetError, match="list.txt:2"):
+        batch_to_device(batch, "cpu")
+    empty = TextMelCollate()([items[1]])
+    assert empty.size == 0 and empty.text_padded is None and batch_to_device(empty, "cpu", True) is None
+    # pin_memory=True loaders call the batch's own pin_memory: every tensor field, nothing else
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t: t + 0, raising=True)
+    pinned = torch.utils.data._utils.pin_memory.pin_memory(batch)
+    assert isinstance(pinned, TextMelBatch) and pinned.bad == batch.bad and pinned.size == 2
+    assert torch.equal(pinned.mel_padded, batch.mel_padded) and pinned.mel_padded is not batch.mel_padded
+    assert pinned.speaker_ids is None

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from common.audio import save_wav
-from common.data import BadItem, DatasetError
+from common.data import BadItem, CollatedBatch, DatasetError, NotedItem
 from common.stft import STFT, MelSTFT
-from waveglow.data_function import MelAudioCollate, MelAudioLoader, batch_to_device
+from waveglow.data_function import MelAudioBatch, MelAudioCollate, MelAudioLoader, batch_to_device
 from waveglow.denoiser import Denoiser
 from waveglow.loss_function import WaveGlowLoss
 from waveglow.model import (
@@ -371,3 +371,17 @@ def test_denoiser() -> None:
     assert torch.allclose(low.bias_spec, denoiser.bias_spec, rtol=0.1, atol=tolerance)
     out = low(audio.to(torch.bfloat16), strength=0.5 * scale)
     assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+
+
+def test_collate_makes_a_typed_batch() -> None:
+    gen = torch.Generator().manual_seed(0)
+    items = [(torch.randn(8, 5, generator=gen), torch.randn(1024, generator=gen)), BadItem("l.txt:1", "gone"),
+             NotedItem((torch.randn(8, 5, generator=gen), torch.randn(1024, generator=gen)), "note")]
+    batch = MelAudioCollate()(items)
+    assert isinstance(batch, MelAudioBatch) and isinstance(batch, CollatedBatch)
+    assert (batch.size, batch.bad, batch.notes) == (2, [items[1]], ["note"])
+    assert torch.equal(batch.mel[1], items[2].item[0]) and batch.audio.shape == (2, 1024)
+    (mel, audio), target, samples = batch_to_device(batch, "cpu", skip_bad=True)
+    assert mel is batch.mel and target is audio is batch.audio and samples == 2048
+    empty = MelAudioCollate()([items[1]])
+    assert empty.mel is None and batch_to_device(empty, "cpu", skip_bad=True) is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,8 @@ import torch
 from torch.utils.data import Dataset
 
 from common.audio import load_wav
-from common.audio_config import AudioConfig
-from common.data import BadItem, CheckedItems, DatasetError, check_bad, split_bad
+from common.audio_config import DEFAULT_AUDIO, AudioConfig
+from common.data import BadItem, CheckedItems, CollatedBatch, DatasetError, check_bad, split_bad
 from common.filelist import FilelistEntry, read_filelist, resolve_path
 
 
@@ -47,14 +48,14 @@ class MelAudioLoader(CheckedItems, Dataset):
         dataset_path: str | Path,
         filelist: str | Path | Sequence[FilelistEntry],
         segment_length: int = 4000,
-        sampling_rate: int = 22050,
-        filter_length: int = 1024,
-        hop_length: int = 256,
-        win_length: int = 1024,
-        n_mel_channels: int = 80,
-        mel_fmin: float = 0.0,
-        mel_fmax: float = 8000.0,
-        max_wav_value: float = 32768.0,
+        sampling_rate: int = DEFAULT_AUDIO.sampling_rate,
+        filter_length: int = DEFAULT_AUDIO.filter_length,
+        hop_length: int = DEFAULT_AUDIO.hop_length,
+        win_length: int = DEFAULT_AUDIO.win_length,
+        n_mel_channels: int = DEFAULT_AUDIO.n_mel_channels,
+        mel_fmin: float = DEFAULT_AUDIO.mel_fmin,
+        mel_fmax: float = DEFAULT_AUDIO.mel_fmax,
+        max_wav_value: float = DEFAULT_AUDIO.max_wav_value,
         seed: int = 1234,
     ) -> None:
         if segment_length <= filter_length // 2:
@@ -109,30 +110,39 @@ class MelAudioLoader(CheckedItems, Dataset):
         return mel, segment
 
 
-class MelAudioCollate:
-    """Stacks (mel, audio) items into a dict batch; ``BadItem``s are passed on for the main process."""
+@dataclass
+class MelAudioBatch(CollatedBatch):
+    """Stacked segments as `MelAudioCollate` makes them (None when no item was usable), with the items it
+    left out (`CollatedBatch`)."""
 
-    def __call__(self, items: list) -> dict:
+    mel: torch.Tensor | None = None  # (B, n_mel, frames)
+    audio: torch.Tensor | None = None  # (B, segment_length)
+
+
+class MelAudioCollate:
+    """Stacks (mel, audio) items into a `MelAudioBatch`; ``BadItem``s are passed on for the main process."""
+
+    def __call__(self, items: list) -> MelAudioBatch:
         good, bad, notes = split_bad(items)
-        batch: dict = {"bad": bad, "notes": notes, "size": len(good)}
+        batch = MelAudioBatch(bad, notes, len(good))
         if good:
-            batch["mel"] = torch.stack([mel for mel, _ in good])
-            batch["audio"] = torch.stack([audio for _, audio in good])
+            batch.mel = torch.stack([mel for mel, _ in good])
+            batch.audio = torch.stack([audio for _, audio in good])
         return batch
 
 
 def batch_to_device(
-    batch: dict | Sequence[torch.Tensor], device: torch.device | str, skip_bad: bool = False
+    batch: MelAudioBatch | Sequence[torch.Tensor], device: torch.device | str, skip_bad: bool = False
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor, int] | None:
     """x = (mel, audio), y = audio and the number of audio samples, on ``device``; None if empty.
 
-    Accepts the dict of ``MelAudioCollate`` or the [mel, audio] list of torch's default collate.
+    Accepts the `MelAudioBatch` of ``MelAudioCollate`` or the [mel, audio] list of torch's default collate.
     """
-    if isinstance(batch, dict):
-        check_bad(batch["bad"], skip_bad)
-        if batch["size"] == 0:
+    if isinstance(batch, MelAudioBatch):
+        check_bad(batch.bad, skip_bad)
+        if batch.size == 0:
             return None
-        mel, audio = batch["mel"], batch["audio"]
+        mel, audio = batch.mel, batch.audio
     else:
         mel, audio = batch
     mel = mel.to(device, non_blocking=True)

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from common.data_tools.ljspeech_metadata import read_ljspeech_metadata_rows
 from common.filelist import FilelistEntry, read_numbered_lines, write_filelist
 
 __all__ = ["REFERENCE_LISTS", "DatasetSplitError", "main", "read_ljspeech_metadata", "reference_split_ids",
@@ -38,32 +39,12 @@ class DatasetSplitError(ValueError):
 
 
 def read_ljspeech_metadata(metadata_csv: str | Path) -> list[tuple[str, str, str]]:
-    """``(id, text, normalized)`` for every non-blank line; raise naming ``file:line`` when malformed.
-
-    Lines are split on ``|`` only (LJSpeech texts hold quotes, so a CSV reader would mangle them).
-    """
-    path = Path(metadata_csv)
-    lines = read_numbered_lines(path, DatasetSplitError, not_found="metadata file not found: {path}",
-                                unreadable="cannot read metadata file {path}: {err}")
-    rows: list[tuple[str, str, str]] = []
-    seen: dict[str, int] = {}
-    for number, line in lines:
-        fields = line.split("|")
-        if len(fields) != 3:
-            raise DatasetSplitError(
-                f"{path}:{number}: expected 3 fields id|text|normalized text, got {len(fields)}: "
-                f"{line[:80]!r}"
-            )
-        utt_id, text, normalized = (f.strip() for f in fields)
-        if not utt_id or not normalized:
-            raise DatasetSplitError(f"{path}:{number}: empty id or normalized text: {line[:80]!r}")
-        if utt_id in seen:
-            raise DatasetSplitError(f"{path}:{number}: id {utt_id} already used on line {seen[utt_id]}")
-        seen[utt_id] = number
-        rows.append((utt_id, text, normalized))
-    if not rows:
-        raise DatasetSplitError(f"metadata file {path} has no entries")
-    return rows
+    """``(id, text, normalized)`` for every non-blank line (common/data_tools/ljspeech_metadata.py: every
+    line needs its three fields); malformed lines raise one DatasetSplitError naming ``file:line``."""
+    rows = read_ljspeech_metadata_rows(metadata_csv, DatasetSplitError,
+                                       not_found="metadata file not found: {path}",
+                                       unreadable="cannot read metadata file {path}: {err}")
+    return [(row.id, row.text, row.normalized) for row in rows]
 
 
 def split_ljspeech(

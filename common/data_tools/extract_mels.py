@@ -57,7 +57,7 @@ def extract_mels(tacotron2_path: str | Path, dataset_path: str | Path, filelist:
             continue
         x, _, _ = batch_to_device(collate(items), device)
         with torch.no_grad():
-            mel_postnet = model(x)[1]
+            mel_postnet = model(x).mel_postnet
         for i, entry in enumerate(entries):
             frames = items[i][1].size(1)
             path = output_dir / f"{Path(entry.audio_path).stem}.pt"

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from common.audio import AudioError, load_wav
-from common.audio_config import AudioConfig
+from common.audio_config import DEFAULT_AUDIO, AudioConfig
 from common.filelist import FilelistEntry, FilelistError, read_filelist, resolve_path, write_filelist
 from common.io_errors import OutputError, atomic_output, output_errors
 from common.stft import MelSTFT
@@ -181,19 +181,13 @@ def prepare_mels(
     filelists: Sequence[str | Path],
     output_dir: str | Path = "mels",
     jobs: int = 2,
-    sampling_rate: int = 22050,
-    filter_length: int = 1024,
-    hop_length: int = 256,
-    win_length: int = 1024,
-    n_mel_channels: int = 80,
-    mel_fmin: float = 0.0,
-    mel_fmax: float = 8000.0,
-    max_wav_value: float = 32768.0,
+    audio: AudioConfig = DEFAULT_AUDIO,
     skip_bad: bool = False,
     overwrite: bool = False,
     progress: bool = True,
 ) -> PrepareSummary:
-    """Compute the mels of every filelist entry and write the mel filelists (see the module docstring)."""
+    """Compute the mels of every filelist entry and write the mel filelists (see the module docstring);
+    ``audio`` holds the STFT and mel settings."""
     started = time.perf_counter()
     dataset = Path(dataset_path)
     if not dataset.is_dir():
@@ -202,14 +196,13 @@ def prepare_mels(
         raise PrepareMelsError("no filelist given (--filelists)")
     if jobs < 1:
         raise PrepareMelsError(f"--jobs must be >= 1, got {jobs}")
-    params = MelParams(sampling_rate, filter_length, hop_length, win_length, n_mel_channels,
-                       float(mel_fmin), float(mel_fmax), float(max_wav_value))
+    params = audio
     try:
         params.make_stft()
     except ValueError as err:
         raise PrepareMelsError(f"bad STFT settings: {err}") from None
-    if max_wav_value <= 0:
-        raise PrepareMelsError(f"--max-wav-value must be positive, got {max_wav_value}")
+    if params.max_wav_value <= 0:
+        raise PrepareMelsError(f"--max-wav-value must be positive, got {params.max_wav_value}")
 
     mel_dir = Path(output_dir) if Path(output_dir).is_absolute() else dataset / output_dir
     mel_dir.mkdir(parents=True, exist_ok=True)
@@ -281,7 +274,7 @@ def prepare_mels(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = MelParams()
+    defaults = DEFAULT_AUDIO
     parser = argparse.ArgumentParser(
         prog="python -m common.prepare_mels",
         description="Precompute mel spectrograms (.pt) for filelists and write matching mel filelists.",
@@ -307,10 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with output_errors("--output-dir"):
             summary = prepare_mels(
                 args.dataset_path, args.filelists, output_dir=args.output_dir, jobs=args.jobs,
-                sampling_rate=args.sampling_rate, filter_length=args.filter_length,
-                hop_length=args.hop_length, win_length=args.win_length, n_mel_channels=args.n_mel_channels,
-                mel_fmin=args.mel_fmin, mel_fmax=args.mel_fmax, max_wav_value=args.max_wav_value,
-                skip_bad=args.skip_bad, overwrite=args.overwrite, progress=not args.quiet,
+                audio=AudioConfig.from_args(args), skip_bad=args.skip_bad, overwrite=args.overwrite,
+                progress=not args.quiet,
             )
     except (PrepareMelsError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)

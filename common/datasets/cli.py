@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from common.arg_parser import positive_int
+from common.audio_config import DEFAULT_AUDIO
 from common.datasets.common_voice import prepare_common_voice
 from common.datasets.convert import ConversionSettings
 from common.datasets.custom import prepare_custom
@@ -55,7 +56,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def _add_conversion(parser: argparse.ArgumentParser) -> None:
     """Flags of the subcommands that convert audio."""
-    parser.add_argument("--sampling-rate", type=positive_int, default=22050, help="target rate (Hz)")
+    parser.add_argument("--sampling-rate", type=positive_int, default=DEFAULT_AUDIO.sampling_rate,
+                        help="target rate (Hz)")
     parser.add_argument("--trim-silence", action="store_true", help="cut leading/trailing silence")
     parser.add_argument("--trim-top-db", type=_non_negative_float, default=40.0,
                         help="silence is this many dB below the loudest frame (default 40)")
@@ -110,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(or any warning, with --strict).")
     val.add_argument("--filelist", "-f", nargs="+", required=True, help="one or more filelists")
     val.add_argument("--dataset-path", "-d", default=".", help="folder the filelist paths are relative to")
-    val.add_argument("--sampling-rate", type=positive_int, default=22050)
+    val.add_argument("--sampling-rate", type=positive_int, default=DEFAULT_AUDIO.sampling_rate)
     val.add_argument("--min-duration", type=_non_negative_float, default=0.3, help="shorter is an error")
     val.add_argument("--max-duration", type=_non_negative_float, default=20.0, help="longer is a warning")
     val.add_argument("--text-cleaners", nargs="*", default=["english_cleaners"])

@@ -21,6 +21,7 @@ import soundfile as sf
 import soxr
 
 from common.audio import trim_silence as audio_trim_silence
+from common.audio_config import DEFAULT_AUDIO
 from common.datasets.manifest import (
     DatasetError,
     PrepareReport,
@@ -54,7 +55,7 @@ class ConversionError(DatasetError):
 class ConversionSettings:
     """How clips are converted and which durations (seconds, after conversion) are kept."""
 
-    sampling_rate: int = 22050
+    sampling_rate: int = DEFAULT_AUDIO.sampling_rate
     trim_silence: bool = False
     trim_top_db: float = 40.0
     trim_margin: float = 0.05

@@ -13,12 +13,13 @@ missing from the folder is an error that names it. ``split="hash"`` is the seede
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import soundfile as sf
 
 from common.data_tools.dataset_split import DatasetSplitError, reference_split_ids, write_reference_filelists
+from common.data_tools.ljspeech_metadata import MetadataRow, read_ljspeech_metadata_rows
 from common.datasets.manifest import (
     SPLITS,
     DatasetError,
@@ -29,53 +30,18 @@ from common.datasets.manifest import (
     run_parallel,
     write_dataset,
 )
-from common.filelist import malformed_lines_message, read_numbered_lines
 
 __all__ = ["MetadataRow", "prepare_ljspeech", "read_metadata", "wav_duration"]
 
 
-@dataclass(frozen=True)
-class MetadataRow:
-    """One ``metadata.csv`` line; ``where`` is ``file:line``."""
-
-    id: str
-    text: str
-    normalized: str
-    where: str
-
-
 def read_metadata(path: str | Path) -> list[MetadataRow]:
-    """Parse ``metadata.csv``; every malformed line is listed in one DatasetError."""
-    path = Path(path)
-    lines = read_numbered_lines(
+    """Parse ``metadata.csv`` (common/data_tools/ljspeech_metadata.py; ``id|text`` lines allowed), fields
+    made filelist-safe; every malformed line is listed in one DatasetError."""
+    rows = read_ljspeech_metadata_rows(
         path, DatasetError, not_found="{path}: metadata file not found (is --input an LJSpeech folder?)",
-        unreadable="{path}: cannot read ({err})", encoding="utf-8-sig",
+        unreadable="{path}: cannot read ({err})", require_normalized=False,
     )
-    rows: list[MetadataRow] = []
-    problems: list[str] = []
-    seen: dict[str, str] = {}
-    for number, line in lines:
-        where = f"{path}:{number}"
-        fields = [f.strip() for f in line.split("|")]
-        if len(fields) not in (2, 3):
-            problems.append(f"{where}: expected id|text|normalized text, got {len(fields)} fields: "
-                            f"{line.strip()[:80]!r}")
-            continue
-        utt_id = fields[0]
-        text = clean_field(fields[1])
-        normalized = clean_field(fields[2]) if len(fields) == 3 else ""
-        if not utt_id:
-            problems.append(f"{where}: empty id")
-        elif utt_id in seen:
-            problems.append(f"{where}: id {utt_id} already used at {seen[utt_id]}")
-        else:
-            seen[utt_id] = where
-            rows.append(MetadataRow(utt_id, text, normalized, where))
-    if problems:
-        raise DatasetError(malformed_lines_message(problems, "metadata"))
-    if not rows:
-        raise DatasetError(f"{path}: no utterances")
-    return rows
+    return [replace(row, text=clean_field(row.text), normalized=clean_field(row.normalized)) for row in rows]
 
 
 def wav_duration(path: str) -> float:

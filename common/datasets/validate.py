@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from common.audio_config import DEFAULT_AUDIO
 from common.datasets.manifest import DatasetError, run_parallel
 from common.filelist import read_numbered_lines
 from common.text import (  # slow (inflect): import late
@@ -332,7 +333,8 @@ def _tally(table: dict[str, dict[str, float]], name: str, seconds: float) -> Non
 
 
 def validate_filelists(filelists: Sequence[str | Path], dataset_path: str | Path = ".",
-                       sampling_rate: int = 22050, min_duration: float = 0.3, max_duration: float = 20.0,
+                       sampling_rate: int = DEFAULT_AUDIO.sampling_rate, min_duration: float = 0.3,
+                       max_duration: float = 20.0,
                        text_cleaners: Sequence[str] = ("english_cleaners",), decode: bool = True,
                        strict: bool = False, jobs: int = 1, progress: bool = True,
                        table: Any = None) -> ValidationReport:

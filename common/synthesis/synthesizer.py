@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
 
-from common.audio_config import AudioConfig
+from common.audio_config import DEFAULT_AUDIO, AudioConfig
 from common.stft import MelSTFT, mel_to_audio
 from common.synthesis.checkpoints import (
     MEL_SILENCE,
@@ -89,7 +89,9 @@ class Synthesizer:
     length (fixed-length benchmarks with random weights); otherwise each item ends where its gate fired.
     ``batch_vocoder`` runs WaveGlow on whole padded batches (padding made silent; default on CUDA) instead
     of item by item (default on CPU). A `HiFiGANVocoder` may stand in for the WaveGlow (same interface;
-    ``sigma`` is then ignored, and the denoiser measures HiFi-GAN's own bias spectrum).
+    ``sigma`` is then ignored, and the denoiser measures HiFi-GAN's own bias spectrum). ``audio`` holds the
+    sampling rate and the STFT of the mels (its mel channels are the model's); the denoiser and Griffin-Lim
+    use it.
     """
 
     def __init__(
@@ -101,12 +103,7 @@ class Synthesizer:
         fp16: bool = False,
         sigma: float = 0.9,
         denoising_strength: float = 0.01,
-        sampling_rate: int = 22050,
-        hop_length: int = 256,
-        filter_length: int = 1024,
-        win_length: int = 1024,
-        mel_fmin: float = 0.0,
-        mel_fmax: float = 8000.0,
+        audio: AudioConfig = DEFAULT_AUDIO,
         text_cleaners: Sequence[str] = ("english_cleaners",),
         griffin_lim_iters: int = 60,
         max_chars_per_chunk: int | None = None,
@@ -123,6 +120,7 @@ class Synthesizer:
             raise SynthesisError("sigma, denoising strength and Griffin-Lim iterations must be >= 0")
         if max_chars_per_chunk is not None and max_chars_per_chunk < 1:
             raise SynthesisError(f"--max-chars-per-chunk must be >= 1, got {max_chars_per_chunk}")
+        sampling_rate, hop_length = audio.sampling_rate, audio.hop_length
         if hop_length < 1 or sampling_rate < 1:
             raise SynthesisError("--stft-hop-length and --sampling-rate must be positive")
         self.dtype = torch.float16 if fp16 else torch.float32
@@ -142,9 +140,10 @@ class Synthesizer:
                                      f"upsampling stride {stride}")
             self.waveglow = waveglow.to(self.device, self.dtype).eval()
             if denoising_strength > 0:
-                self.denoiser = Denoiser(self.waveglow, filter_length, win_length=win_length).to(self.device)
+                self.denoiser = Denoiser(self.waveglow, audio.filter_length,
+                                         win_length=audio.win_length).to(self.device)
         self.sigma = sigma
-        self.filter_length = filter_length
+        self.filter_length = audio.filter_length
         self.denoising_strength = denoising_strength
         self.sampling_rate = sampling_rate
         self.hop_length = hop_length
@@ -168,9 +167,7 @@ class Synthesizer:
         self.batch_vocoder = self.device.type == "cuda" if batch_vocoder is None else batch_vocoder
         self._stft: MelSTFT | None = None
         # the mel settings of Griffin-Lim (the model's mel channels, the given STFT)
-        self.audio = AudioConfig(sampling_rate=sampling_rate, filter_length=filter_length,
-                                 hop_length=hop_length, win_length=win_length, n_mel_channels=self.n_mel,
-                                 mel_fmin=mel_fmin, mel_fmax=mel_fmax)
+        self.audio = replace(audio, n_mel_channels=self.n_mel)
         if self.waveglow is None:
             try:
                 self._stft = self.audio.make_stft().to(self.device)

@@ -33,7 +33,7 @@ from common.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from common.data import DatasetError, ResumableSampler, ShardedSampler
+from common.data import CollatedBatch, DatasetError, ResumableSampler, ShardedSampler
 from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
 from common.divergence import BufferSnapshot, DivergenceGuard
 from common.elastic import resume_after_restart
@@ -348,12 +348,17 @@ class Trainer:
         """Move a batch to the device; record skipped utterances and print new warnings about items; None
         for an empty batch."""
         converted = self.spec.batch_to_device(batch, self.device, self.args.skip_bad_files)
-        if isinstance(batch, dict):
-            self.skips.add(batch.get("bad", []))
-            for note in batch.get("notes", []):
-                if note not in self.notes_shown:
-                    self.notes_shown.add(note)
-                    print(f"warning: {note}", file=sys.stderr)
+        if isinstance(batch, CollatedBatch):  # a typed batch (common/data.py)
+            bad, notes = batch.bad, batch.notes
+        elif isinstance(batch, dict):  # a collate that returns a dict with "bad" and "notes"
+            bad, notes = batch.get("bad", []), batch.get("notes", [])
+        else:
+            bad, notes = [], []
+        self.skips.add(bad)
+        for note in notes:
+            if note not in self.notes_shown:
+                self.notes_shown.add(note)
+                print(f"warning: {note}", file=sys.stderr)
         return converted
 
     def report_skips(self) -> dict[str, int]:

@@ -214,8 +214,8 @@ class ModelRecipe:
         raise NotImplementedError
 
     def step_hook(self, model: nn.Module, args: argparse.Namespace, step: int, rank: int) -> dict[str, float]:
-        """Called before every training step; returns metrics to log. Applies `configure` by default."""
-        self.configure(model, args)
+        """Called before every training step; returns metrics to log; none by default (`configure` runs
+        once, when `build_model` builds the model)."""
         return {}
 
     def rejected_items(self, dataset: torch.utils.data.Dataset) -> list:
