@@ -20,6 +20,7 @@ ModelSpec = ModelRecipe  # the registry's earlier name for the interface
 MODELS: dict[str, str | Callable[[], ModelRecipe]] = {
     "Tacotron2": "tacotron2.recipe:Tacotron2Recipe",
     "WaveGlow": "waveglow.recipe:WaveGlowRecipe",
+    "VITS": "vits.recipe:VitsRecipe",
 }
 
 

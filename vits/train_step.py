@@ -26,7 +26,7 @@ from vits.model import SynthesizerTrn
 
 # config keys that are not SynthesizerTrn keywords: the discriminator's width and the voice's metadata
 DISCRIMINATOR_KEYS = ("discriminator_width",)
-VOICE_KEYS = ("phoneme_id_map", "speaker_id_map", "espeak_voice", "sample_rate")
+VOICE_KEYS = ("phoneme_id_map", "speaker_id_map", "espeak_voice", "language", "sample_rate")
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -51,13 +51,13 @@ class VitsTrainModel(nn.Module):
         self.model_g = SynthesizerTrn(**generator)
         self.model_d = MultiPeriodDiscriminator(**discriminator)
 
-    def speakers(self, batch: VitsBatch) -> torch.Tensor | None:
+    def batch_speakers(self, batch: VitsBatch) -> torch.Tensor | None:
         """The batch's speaker ids for a multi-speaker generator, else None."""
         return batch.speakers if self.model_g.n_speakers > 1 else None
 
     def forward(self, batch: VitsBatch):
         return self.model_g(batch.ids, batch.id_lengths, batch.spec, batch.spec_lengths,
-                            sid=self.speakers(batch))
+                            sid=self.batch_speakers(batch))
 
 
 def _update(loss: torch.Tensor, module: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any,
