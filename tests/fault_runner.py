@@ -24,6 +24,17 @@ from common import checkpoint, training  # noqa: E402
 SIGNALS = {"kill": signal.SIGKILL, "term": signal.SIGTERM}
 
 
+def _signalled(method, due, signum: int):
+    """``method`` that first signals this process when ``due()`` says so."""
+
+    def step(self, x, y, *args, **kwargs):
+        if due():
+            os.kill(os.getpid(), signum)
+        return method(self, x, y, *args, **kwargs)
+
+    return step
+
+
 def inject(fault: str) -> None:
     """Patch the training step or the checkpoint writer to signal this process at the chosen point."""
     if fault == "none":
@@ -38,14 +49,9 @@ def inject(fault: str) -> None:
         return calls["n"] == target
 
     if where == "step":
-        train_step = training.Trainer.train_step
-
-        def step(self, x, y, *args, **kwargs):
-            if due():
-                os.kill(os.getpid(), signum)
-            return train_step(self, x, y, *args, **kwargs)
-
-        training.Trainer.train_step = step
+        # the trainer's standard step, or a recipe's own (a model with several optimizers: recipe_step)
+        for name in ("train_step", "recipe_step"):
+            setattr(training.Trainer, name, _signalled(getattr(training.Trainer, name), due, signum))
     elif where == "save":
         save = torch.save
 
