@@ -1,4 +1,4 @@
-"""torch.hub entry points: Tacotron 2, WaveGlow, HiFi-GAN and text utilities.
+"""torch.hub entry points: Tacotron 2, WaveGlow, HiFi-GAN, text utilities and VITS voices.
 
     tacotron2 = torch.hub.load(REPO, "nvidia_tacotron2", checkpoint="t2.pt")          # local checkpoint
     waveglow = torch.hub.load(REPO, "nvidia_waveglow", url="https://.../waveglow.pt")   # any URL you trust
@@ -8,6 +8,8 @@
     audio = waveglow.infer(mel)
     hifigan = torch.hub.load(REPO, "nvidia_hifigan", checkpoint="hifigan_gen_checkpoint_6500.pt")
     audio = hifigan.infer(mel)                                                       # (B, frames * 256)
+    voice = torch.hub.load(REPO, "vits", checkpoint="vits.pt")      # run.py -m VITS, or Piper's .ckpt
+    audio = voice.synthesize("Hello world.", noise_scale=0.667, length_scale=1.0)
 
 No download address is built in: pass the checkpoint path or the URL of a checkpoint (ours or the
 published NGC layout). `pretrained=False` gives a randomly initialised model whose constructor arguments
@@ -25,6 +27,7 @@ from common.checkpoint import CheckpointError as _CheckpointError
 from common.checkpoint import load_checkpoint as _load_checkpoint_file
 from common.synthesis import tacotron2_from_checkpoint as _tacotron2_from_checkpoint
 from common.synthesis import waveglow_from_checkpoint as _waveglow_from_checkpoint
+from common.synthesis.vits import VitsVoice as _VitsVoice
 from common.text import text_to_sequence as _text_to_sequence
 from hifigan.model import Generator as _HiFiGANGenerator
 from hifigan.model import HiFiGANCheckpointError as _HiFiGANCheckpointError
@@ -32,6 +35,8 @@ from hifigan.model import preset as _hifigan_preset
 from hifigan.vocoder import load_vocoder as _load_hifigan_vocoder
 from hifigan.vocoder import vocoder_from_checkpoint as _hifigan_from_checkpoint
 from tacotron2.model import Tacotron2 as _Tacotron2
+from vits.model import SynthesizerTrn as _SynthesizerTrn
+from vits.model import preset_keywords as _preset_keywords
 from waveglow.model import WaveGlow as _WaveGlow
 
 if TYPE_CHECKING:  # annotations only: keeps hub's entry-point listing to the functions below
@@ -105,6 +110,19 @@ def nvidia_hifigan(pretrained: bool = True, checkpoint: str | None = None, url: 
     except _HiFiGANCheckpointError as err:
         raise _CheckpointError(str(err)) from None
     return _precision(vocoder, model_math)
+
+
+def vits(pretrained: bool = True, checkpoint: str | None = None, config: str | None = None,
+         device: str = "cpu", quality: str = "medium", **kwargs: Any):
+    """VITS. Pretrained: a ``VitsVoice`` (``synthesize(text, speaker, ...)`` -> audio) from ``checkpoint``,
+    a local path to one of ours (``run.py -m VITS``) or a Piper Lightning checkpoint (``config``: Piper's
+    config.json with its phoneme map). Otherwise a random ``SynthesizerTrn`` of Piper's ``quality`` preset,
+    ``kwargs`` overriding its keywords."""
+    if not pretrained:
+        return _SynthesizerTrn(**{**_preset_keywords(quality), **kwargs})
+    if checkpoint is None:
+        raise ValueError("vits: pretrained=True needs checkpoint=PATH (no download address is built in)")
+    return _VitsVoice.load(checkpoint, config, device)
 
 
 class _TTSUtils:

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Text lines to wav files with Tacotron 2 and WaveGlow or HiFi-GAN (or Griffin-Lim without a vocoder).
+"""Text lines to wav files with Tacotron 2 and WaveGlow or HiFi-GAN (or Griffin-Lim without a vocoder),
+or with VITS.
 
     python inference.py -i phrases/phrase.txt -o output/ --tacotron2 T2.pt --waveglow WG.pt [--cpu|--fp16]
     python inference.py -i phrases/phrase.txt -o output/ --tacotron2 T2.pt --hifigan HG.pt --cpu
+    python inference.py -i phrases/phrase.txt -o output/ --vits VITS.pt [--speaker S] [--noise-scale 0.667]
 
 One phrase per line (blank lines are skipped with a warning; `-i -` reads stdin). For line i (counting
 phrases from 0) it writes `audio_<i><suffix>.wav` (peak-normalised 16-bit PCM) and
@@ -50,6 +52,7 @@ from common.synthesis import (
     plot_alignment,
     read_phrases,
 )
+from common.synthesis.vits import add_vits_flags, run_vits
 from common.text.cleaners import UnknownCleanerError
 from tacotron2.arg_parser import MODEL_KEYS, tacotron2_parser
 from tacotron2.fast_decoder import set_decoder_impl
@@ -131,6 +134,7 @@ def inference_flags(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     precision = run.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_true", help="half-precision inference (needs CUDA)")
     precision.add_argument("--cpu", action="store_true", help="run on the CPU even when CUDA is available")
+    add_vits_flags(parser)
     run.add_argument("--include-warmup", action="store_true",
                      help=f"run {WARMUP_PASSES} untimed warm-up passes over the first batch before the "
                           "timed one, as the reference does (without it the timed pass is the cold one)")
@@ -192,8 +196,10 @@ def check_flags(args: argparse.Namespace) -> None:
         raise InferenceError("-s/--sigma-infer, -d/--denoising-strength and --chunk-pause must be >= 0")
     if args.sampling_rate < 1 or args.stft_hop_length < 1:
         raise InferenceError("-sr/--sampling-rate and --stft-hop-length must be positive")
-    if not args.tacotron2:
-        raise InferenceError("--tacotron2 CHECKPOINT is required")
+    if not args.tacotron2 and not args.vits:
+        raise InferenceError("--tacotron2 CHECKPOINT is required (or --vits CHECKPOINT)")
+    if args.tacotron2 and args.vits:
+        raise InferenceError("give --tacotron2 or --vits, not both")
     if args.waveglow and args.hifigan:
         raise InferenceError("--waveglow and --hifigan: choose one vocoder")
 
@@ -281,6 +287,8 @@ def run(args: argparse.Namespace, given: set[str]) -> int:
         warn(f"{source}: blank line{'s' if len(blank) > 1 else ''} {lines} skipped")
     if not phrases:
         raise InferenceError(f"-i/--input: {source} holds no phrases (it is empty or has blank lines only)")
+    if args.vits:
+        return run_vits(args, phrases, Path(args.output), InferenceError)  # common/synthesis/vits.py
     device = choose_device(args)
     if device.type == "cpu":
         torch.set_flush_denormal(True)  # denormal floats slow CPU math (common/training/loop.py)

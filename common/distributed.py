@@ -88,6 +88,16 @@ def gather_objects(obj, info: DistInfo) -> list:
     return out
 
 
+def broadcast_module(module: torch.nn.Module, info: DistInfo) -> None:
+    """Rank 0's parameters and buffers to every rank (what DDP does when it wraps a model; a model that
+    runs its own training step is not wrapped)."""
+    if not info.distributed:
+        return
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor.data, src=0)
+
+
 def barrier(info: DistInfo) -> None:
     """Wait for every rank (no-op on a single process)."""
     if info.distributed:

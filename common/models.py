@@ -21,6 +21,7 @@ MODELS: dict[str, str | Callable[[], ModelRecipe]] = {
     "Tacotron2": "tacotron2.recipe:Tacotron2Recipe",
     "WaveGlow": "waveglow.recipe:WaveGlowRecipe",
     "HiFiGAN": "hifigan.recipe:HiFiGANRecipe",
+    "VITS": "vits.recipe:VitsRecipe",
 }
 
 

@@ -381,14 +381,25 @@ class MultiPeriodDiscriminator(nn.Module):
 class DiscriminatorS(nn.Module):
     """Scale discriminator: grouped strided 1-D convolutions over the raw (or pooled) signal.
 
-    ``width`` scales the channel counts (1.0: the reference's; they stay multiples of 16)."""
+    ``width`` scales the channel counts (1.0: the reference's; they stay multiples of 16). ``layout``
+    "melgan" gives the six-conv MelGAN scale discriminator that VITS uses (channels 16, 64, 256, 1024,
+    1024, 1024, groups 1, 4, 16, 64, 256, 1; the same parameter names)."""
 
-    def __init__(self, use_spectral_norm: bool = False, width: float = 1.0) -> None:
+    def __init__(self, use_spectral_norm: bool = False, width: float = 1.0, layout: str = "hifigan") -> None:
         super().__init__()
-        c1, c2, c3, c4 = (_scaled(c, width, 16) for c in (128, 256, 512, 1024))
-        specs = [  # (in, out, kernel, stride, groups)
-            (1, c1, 15, 1, 1), (c1, c1, 41, 2, 4), (c1, c2, 41, 2, 16), (c2, c3, 41, 4, 16),
-            (c3, c4, 41, 4, 16), (c4, c4, 41, 1, 16), (c4, c4, 5, 1, 1)]
+        if layout == "hifigan":
+            c1, c2, c3, c4 = (_scaled(c, width, 16) for c in (128, 256, 512, 1024))
+            specs = [  # (in, out, kernel, stride, groups)
+                (1, c1, 15, 1, 1), (c1, c1, 41, 2, 4), (c1, c2, 41, 2, 16), (c2, c3, 41, 4, 16),
+                (c3, c4, 41, 4, 16), (c4, c4, 41, 1, 16), (c4, c4, 5, 1, 1)]
+        elif layout == "melgan":
+            c1, c2, c3, c4 = (_scaled(c, width, 16) for c in (16, 64, 256, 1024))
+            specs = [(1, c1, 15, 1, 1), (c1, c2, 41, 4, 4), (c2, c3, 41, 4, 16), (c3, c4, 41, 4, 64),
+                     (c4, c4, 41, 4, 256), (c4, c4, 5, 1, 1)]
+            # groups shrink with the channels (a divisor of both sides)
+            specs = [(i, o, k, s, math.gcd(max(1, int(g * width)), i, o)) for i, o, k, s, g in specs]
+        else:
+            raise HiFiGANConfigError(f"DiscriminatorS layout must be 'hifigan' or 'melgan', got {layout!r}")
 
         def conv(c_in: int, c_out: int, k: int, s: int, g: int) -> nn.Module:
             if use_spectral_norm:

@@ -24,6 +24,17 @@ from common import checkpoint, training  # noqa: E402
 SIGNALS = {"kill": signal.SIGKILL, "term": signal.SIGTERM}
 
 
+def _signalled(method, due, signum: int):
+    """``method`` that first signals this process when ``due()`` says so."""
+
+    def step(self, x, y, *args, **kwargs):
+        if due():
+            os.kill(os.getpid(), signum)
+        return method(self, x, y, *args, **kwargs)
+
+    return step
+
+
 def inject(fault: str) -> None:
     """Patch the training step or the checkpoint writer to signal this process at the chosen point."""
     if fault == "none":
@@ -37,16 +48,10 @@ def inject(fault: str) -> None:
         calls["n"] += 1
         return calls["n"] == target
 
-    if where == "step":  # the standard step, and a recipe's own (e.g. a GAN's two-player step)
+    if where == "step":
+        # the trainer's standard step, or a recipe's own (a model with several optimizers: recipe_step)
         for name in ("train_step", "recipe_step"):
-            original = getattr(training.Trainer, name)
-
-            def step(self, x, y, *args, _original=original, **kwargs):
-                if due():
-                    os.kill(os.getpid(), signum)
-                return _original(self, x, y, *args, **kwargs)
-
-            setattr(training.Trainer, name, step)
+            setattr(training.Trainer, name, _signalled(getattr(training.Trainer, name), due, signum))
     elif where == "save":
         save = torch.save
 

@@ -42,7 +42,7 @@ def test_entry_points_are_the_public_callables():
     import hubconf
 
     public = {name for name in dir(hubconf) if callable(getattr(hubconf, name)) and not name.startswith("_")}
-    assert public == {"nvidia_tacotron2", "nvidia_waveglow", "nvidia_hifigan", "nvidia_tts_utils"}
+    assert public == {"nvidia_tacotron2", "nvidia_waveglow", "nvidia_hifigan", "nvidia_tts_utils", "vits"}
     assert hubconf.dependencies[0] == "torch"
 
 

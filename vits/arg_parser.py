@@ -14,6 +14,8 @@ from typing import Any
 
 from vits.model import QUALITY_PRESETS, preset_keywords
 
+SIZE_KEYS = ("inter_channels", "hidden_channels", "filter_channels", "n_layers", "upsample_initial_channel")
+
 
 def _positive_float(text: str) -> float:
     try:
@@ -58,6 +60,12 @@ def vits_parser(parent: argparse.ArgumentParser, add_help: bool = False) -> argp
     group.add_argument("--adam-eps", type=_positive_float, default=1e-9)
     group.add_argument("--no-sdp", action="store_true",
                        help="deterministic duration predictor instead of the stochastic one")
+    group.add_argument("--discriminator-width", type=_positive_float, default=1.0,
+                       help="scale of the discriminator's channel counts, in (0, 1] (1: Piper's)")
+    sizes = parser.add_argument_group("VITS size overrides (default: the --quality preset's; set them only "
+                                      "for small test models, the result is no Piper preset)")
+    for name in SIZE_KEYS:
+        sizes.add_argument("--" + name.replace("_", "-"), type=int, default=None)
     return parser
 
 
@@ -73,6 +81,16 @@ def check_args(args: argparse.Namespace) -> str | None:
         return "give --piper-checkpoint or --resume-from-single-speaker-checkpoint, not both"
     if not 1 <= args.n_vocab:
         return f"--n-vocab must be positive, got {args.n_vocab}"
+    if not args.discriminator_width <= 1.0:
+        return f"--discriminator-width must lie in (0, 1], got {args.discriminator_width}"
+    for name in SIZE_KEYS:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            return f"--{name.replace('_', '-')} must be positive, got {value}"
+    for name, why in (("inter_channels", "the flow splits it"), ("hidden_channels", "two attention heads")):
+        value = getattr(args, name)
+        if value is not None and value % 2:
+            return f"--{name.replace('_', '-')} must be even ({why}), got {value}"
     return None
 
 
@@ -81,6 +99,7 @@ def model_config(args: argparse.Namespace) -> dict[str, Any]:
     keywords = preset_keywords(args.quality, n_speakers=args.n_speakers or 1, n_vocab=args.n_vocab)
     keywords["segment_size"] = args.segment_size // 256
     keywords["use_sdp"] = not args.no_sdp
+    keywords.update({k: getattr(args, k) for k in SIZE_KEYS if getattr(args, k, None) is not None})
     return keywords
 
 

@@ -42,7 +42,9 @@ class MultiHeadAttention(nn.Module):
         padded = F.pad(embedding[0], [0, 0, 1, 1])  # row 0 and row 2w + 2 are the zero "beyond" rows
         steps = torch.arange(length, device=embedding.device)
         offset = (steps.view(1, -1) - steps.view(-1, 1)).clamp(-w - 1, w + 1) + w + 1
-        return padded[offset]
+        # F.embedding, not padded[offset]: advanced indexing's backward adds the repeated rows with atomic
+        # adds on the CPU, in an order that changes from run to run (resume would not be bitwise)
+        return F.embedding(offset, padded)
 
     def forward(self, x: Tensor, c: Tensor, attn_mask: Tensor) -> Tensor:
         b, d, t = x.shape

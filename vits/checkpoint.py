@@ -12,6 +12,7 @@ naming the file and the object (re-save the checkpoint's ``state_dict`` alone to
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import pickle
 from collections.abc import Mapping
@@ -22,6 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from vits.model import QUALITY_PRESETS, SynthesizerTrn, preset_keywords
+from vits.text import default_phoneme_id_map
+from vits.train_step import split_config
 
 GENERATOR_PREFIX = "model_g."
 DISCRIMINATOR_PREFIX = "model_d."
@@ -155,3 +158,41 @@ def to_lightning_state_dict(net_g: nn.Module, net_d: nn.Module | None = None) ->
     if net_d is not None:
         state.update({DISCRIMINATOR_PREFIX + k: v for k, v in net_d.state_dict().items()})
     return state
+
+
+def load_vits_generator(path: str | Path, config_json: str | Path | None = None
+                        ) -> tuple[SynthesizerTrn, dict[str, Any]]:
+    """The generator of a VITS checkpoint, in eval mode, and its voice (phoneme_id_map, speaker_id_map,
+    espeak_voice, language, sample_rate, where known).
+
+    ``path`` is one of ours (``run.py -m VITS``: ``model_name`` "VITS", ``config`` with the generator
+    keywords and the voice, ``state_dict`` under ``model_g.``/``model_d.``) or a Piper Lightning checkpoint
+    (its voice from Piper's training ``config.json`` given as ``config_json``, else the default map).
+    Raises PiperCheckpointError naming the file."""
+    raw = read_lightning_checkpoint(path)
+    voice: dict[str, Any] = {}
+    if raw.get("model_name") == "VITS":
+        if not isinstance(raw.get("config"), Mapping):
+            raise PiperCheckpointError(f"{path}: a VITS checkpoint needs its 'config'")
+        generator, _, voice = split_config(raw["config"])
+        gen_state, _ = split_state_dict(raw["state_dict"], str(path))
+        model = SynthesizerTrn(**generator)
+        try:
+            _load_strict(model, gen_state, "generator (model_g.)", str(path))
+        except RuntimeError as err:
+            raise PiperCheckpointError(f"{path}: {str(err).splitlines()[-1].strip()}") from None
+    else:
+        model, _, _ = load_piper_checkpoint(path)
+    if config_json is not None:
+        try:
+            piper = json.loads(Path(config_json).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise PiperCheckpointError(f"{config_json}: cannot read Piper's config.json ({err})") from None
+        voice.update(phoneme_id_map=piper.get("phoneme_id_map"),
+                     sample_rate=piper.get("audio", {}).get("sample_rate", 22050),
+                     espeak_voice=piper.get("espeak", {}).get("voice", "en-us"),
+                     speaker_id_map=piper.get("speaker_id_map") or {})
+    voice.setdefault("phoneme_id_map", default_phoneme_id_map())
+    voice.setdefault("espeak_voice", "en-us")
+    voice.setdefault("sample_rate", 22050)
+    return model.eval(), voice

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from common.audio import load_wav
+from common.data import DatasetError
 from common.filelist import FilelistEntry, read_filelist
 from common.text.phonemes import phonemize_many
 from vits.text import PhonemeIdError, default_phoneme_id_map, extend_phoneme_id_map, phonemes_to_ids
@@ -108,7 +109,7 @@ class VitsDataset(torch.utils.data.Dataset):
         audio = load_wav(self._path(entry), self.sampling_rate)
         frames = audio.numel() // self.hop_length
         if frames < 2:
-            raise ValueError(f"{entry.where}: {self._path(entry)} is too short ({audio.numel()} samples)")
+            raise DatasetError(f"{entry.where}: {self._path(entry)} is too short ({audio.numel()} samples)")
         audio = audio[: frames * self.hop_length]
         spec = linear_spectrogram(audio.unsqueeze(0), self.filter_length, self.hop_length, self.win_length)[0]
         speaker = self.speaker_ids.get(entry.speaker, 0) if entry.speaker is not None else 0

@@ -4,13 +4,14 @@ and LSGAN; the discriminator's LSGAN loss."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from common.stft import MelSTFT
+from vits.commons import slice_segments
 
 
 def feature_loss(fmap_r: list[list[Tensor]], fmap_g: list[list[Tensor]]) -> Tensor:
@@ -90,3 +91,23 @@ def generator_total(mel_l1: Tensor, kl: Tensor, duration: Tensor, fm: Tensor, ad
     kl = kl * c_kl
     duration = torch.sum(duration.float())
     return GeneratorLosses(adversarial + fm + mel + duration + kl, mel, kl, duration, fm, adversarial)
+
+
+class ReconstructionLoss(torch.nn.Module):
+    """The generator's reconstruction terms, c_mel * mel L1 + c_kl * KL, of a training pass
+    (``SynthesizerTrn.forward``'s ``VitsOutput``) against the batch's audio: the suite's ``train_loss`` and
+    ``val_loss`` for VITS (the adversarial terms are logged apart)."""
+
+    def __init__(self, c_mel: float = 45.0, c_kl: float = 1.0, sampling_rate: int = 22050,
+                 hop_length: int = 256) -> None:
+        super().__init__()
+        self.c_mel, self.c_kl, self.hop_length = c_mel, c_kl, hop_length
+        self.mel_loss = MelLoss(sampling_rate=sampling_rate, hop_length=hop_length)
+
+    def forward(self, out: Any, batch: Any) -> Tensor:
+        segment = out.audio.size(-1)
+        y = slice_segments(batch.audio, out.ids_slice * self.hop_length, segment)
+        mel = self.mel_loss.to(y.device)(y.float(), out.audio.float())
+        kl = kl_loss(out.z_p.float(), out.logs_q.float(), out.m_p.float(), out.logs_p.float(),
+                     out.y_mask.float())
+        return self.c_mel * mel + self.c_kl * kl

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["maximum_path", "maximum_path_numba", "maximum_path_torch", "numba_available"]
+__all__ = ["maximum_path", "maximum_path_numba", "maximum_path_torch", "numba_available", "warm_up"]
 
 _NUMBA_KERNEL = None
 
@@ -133,3 +133,15 @@ def maximum_path(value: torch.Tensor, mask: torch.Tensor, backend: str = "auto")
     if backend == "torch":
         return maximum_path_torch(value, mask)
     raise ValueError(f"maximum_path: backend must be auto, numba or torch, got {backend!r}")
+
+
+def warm_up() -> None:
+    """Compile and run the numba kernel once, now (nothing without numba).
+
+    Training calls this before its first step: the kernel's first compile and parallel launch, in the
+    middle of a step, changed the floating-point results of the torch operations around it in that
+    process (measured: a process's first run differed in the last bits from every later run with the same
+    seed). Warmed up before training, every process - a fresh run or a resumed one - computes the same
+    bits."""
+    if numba_available():
+        maximum_path_numba(torch.zeros(1, 2, 2), torch.ones(1, 2, 2))

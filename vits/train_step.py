@@ -4,6 +4,8 @@ with its own AdamW (lr 2e-4, betas (0.8, 0.99), eps 1e-9) and ExponentialLR (0.9
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -11,6 +13,7 @@ from torch import nn
 
 from vits.commons import slice_segments
 from vits.data_function import VitsBatch
+from vits.discriminator import MultiPeriodDiscriminator
 from vits.loss_function import (
     MelLoss,
     discriminator_loss,
@@ -19,6 +22,94 @@ from vits.loss_function import (
     generator_total,
     kl_loss,
 )
+from vits.model import SynthesizerTrn
+
+# config keys that are not SynthesizerTrn keywords: the discriminator's width and the voice's metadata
+DISCRIMINATOR_KEYS = ("discriminator_width",)
+VOICE_KEYS = ("phoneme_id_map", "speaker_id_map", "espeak_voice", "language", "sample_rate")
+
+
+def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A run's config -> (SynthesizerTrn keywords, discriminator keywords, voice metadata)."""
+    generator = {k: v for k, v in config.items() if k not in DISCRIMINATOR_KEYS + VOICE_KEYS}
+    discriminator = {"width": float(config.get("discriminator_width", 1.0))}
+    voice = {k: config[k] for k in VOICE_KEYS if k in config}
+    return generator, discriminator, voice
+
+
+class VitsTrainModel(nn.Module):
+    """Generator and discriminator as one module, named as in Piper's Lightning checkpoints: its
+    state_dict is ``model_g.*`` (``SynthesizerTrn``) and ``model_d.*`` (``MultiPeriodDiscriminator``), so a
+    Piper training checkpoint's ``state_dict`` loads into it strictly and ours is Piper's layout.
+    ``forward(batch)`` is the generator's training pass (validation)."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__()
+        generator, discriminator, voice = split_config(config)
+        self.config = dict(config)
+        self.voice = voice
+        self.model_g = SynthesizerTrn(**generator)
+        self.model_d = MultiPeriodDiscriminator(**discriminator)
+
+    def batch_speakers(self, batch: VitsBatch) -> torch.Tensor | None:
+        """The batch's speaker ids for a multi-speaker generator, else None."""
+        return batch.speakers if self.model_g.n_speakers > 1 else None
+
+    def forward(self, batch: VitsBatch):
+        return self.model_g(batch.ids, batch.id_lengths, batch.spec, batch.spec_lengths,
+                            sid=self.batch_speakers(batch))
+
+
+def _update(loss: torch.Tensor, module: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any,
+            sync: Callable[[nn.Module], None] | None, grad_clip: float | None) -> None:
+    """zero_grad, (scaled) backward, gradient sync over ranks, optional clipping, step."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+    else:
+        loss.backward()
+    if sync is not None:
+        sync(module)
+    if grad_clip is not None:
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+
+
+def gan_step(net_g: nn.Module, net_d: nn.Module, batch: VitsBatch, optim_g: torch.optim.Optimizer,
+             optim_d: torch.optim.Optimizer, mel_loss: MelLoss, c_mel: float = 45.0, c_kl: float = 1.0,
+             grad_clip: float | None = None, scalers: tuple[Any, Any] | None = None,
+             autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+             sync: Callable[[nn.Module], None] | None = None) -> dict[str, float]:
+    """Piper's two updates on one batch: the discriminator (LSGAN on a real and a generated segment), then
+    the generator. ``scalers`` (generator's, discriminator's) are GradScalers, ``autocast`` the mixed
+    precision context, ``sync`` averages a module's gradients over ranks. Returns the losses as floats."""
+    hop, segment = net_g.hop_length, net_g.segment_size
+    sid = batch.speakers if getattr(net_g, "n_speakers", 1) > 1 else None
+    scaler_g, scaler_d = scalers or (None, None)
+    with autocast():
+        out = net_g(batch.ids, batch.id_lengths, batch.spec, batch.spec_lengths, sid=sid)
+        y = slice_segments(batch.audio, out.ids_slice * hop, segment * hop)
+        real, fake, _, _ = net_d(y, out.audio.detach())
+        loss_d, _, _ = discriminator_loss(real, fake)
+    _update(loss_d, net_d, optim_d, scaler_d, sync, grad_clip)
+
+    with autocast():
+        real, fake, fmap_r, fmap_g = net_d(y, out.audio)
+        adversarial, _ = generator_loss(fake)
+        kl = kl_loss(out.z_p.float(), out.logs_q.float(), out.m_p.float(), out.logs_p.float(),
+                     out.y_mask.float())
+        losses = generator_total(mel_loss(y.float(), out.audio.float()), kl, out.duration_loss,
+                                 feature_loss(fmap_r, fmap_g), adversarial, c_mel=c_mel, c_kl=c_kl)
+    _update(losses.total, net_g, optim_g, scaler_g, sync, grad_clip)
+    result = {f"loss_g_{k}": float(v.detach()) for k, v in losses._asdict().items()}
+    result["loss_d"] = float(loss_d.detach())
+    return result
 
 
 class VitsTrainer:
@@ -39,38 +130,12 @@ class VitsTrainer:
         self.scheduler_d = torch.optim.lr_scheduler.ExponentialLR(self.optim_d, gamma=lr_decay)
         self.mel_loss = MelLoss(sampling_rate=sampling_rate, hop_length=self.hop_length)
 
-    def _clip(self, module: nn.Module) -> None:
-        if self.grad_clip is not None:
-            nn.utils.clip_grad_norm_(module.parameters(), self.grad_clip)
-
     def step(self, batch: VitsBatch) -> dict[str, float]:
         """Train both networks on ``batch``; returns the losses as floats."""
         self.net_g.train()
         self.net_d.train()
-        sid = batch.speakers if getattr(self.net_g, "n_speakers", 1) > 1 else None
-        out = self.net_g(batch.ids, batch.id_lengths, batch.spec, batch.spec_lengths, sid=sid)
-        y = slice_segments(batch.audio, out.ids_slice * self.hop_length, self.segment_size * self.hop_length)
-
-        real, fake, _, _ = self.net_d(y, out.audio.detach())
-        loss_d, _, _ = discriminator_loss(real, fake)
-        self.optim_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self._clip(self.net_d)
-        self.optim_d.step()
-
-        real, fake, fmap_r, fmap_g = self.net_d(y, out.audio)
-        adversarial, _ = generator_loss(fake)
-        losses = generator_total(self.mel_loss(y, out.audio),
-                                 kl_loss(out.z_p, out.logs_q, out.m_p, out.logs_p, out.y_mask),
-                                 out.duration_loss, feature_loss(fmap_r, fmap_g), adversarial,
-                                 c_mel=self.c_mel, c_kl=self.c_kl)
-        self.optim_g.zero_grad(set_to_none=True)
-        losses.total.backward()
-        self._clip(self.net_g)
-        self.optim_g.step()
-        result = {f"loss_g_{k}": float(v.detach()) for k, v in losses._asdict().items()}
-        result["loss_d"] = float(loss_d.detach())
-        return result
+        return gan_step(self.net_g, self.net_d, batch, self.optim_g, self.optim_d, self.mel_loss,
+                        c_mel=self.c_mel, c_kl=self.c_kl, grad_clip=self.grad_clip)
 
     def end_epoch(self) -> None:
         """Decay both learning rates (Piper steps its schedulers once per epoch)."""

@@ -11,7 +11,7 @@ the default ``inference`` scales.
 CLI: ``python -m common.export piper --vits CKPT -o DIR [--name NAME] [--config CONFIG.json]``. ``CKPT`` is
 a Piper Lightning checkpoint (``model_g.``/``model_d.`` state_dict; the voice's phoneme map then comes
 from Piper's training ``config.json`` given by ``--config``, or the suite's default map) or one of our
-VITS checkpoints (``model_name`` "VITS", ``config``, ``state_dict`` and ``voice`` metadata).
+VITS checkpoints (``run.py -m VITS``: ``config`` holds the generator keywords and the voice).
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from common.export.base import DEFAULT_OPSET, ExportError
-from vits.checkpoint import PiperCheckpointError, load_piper_checkpoint, read_lightning_checkpoint
-from vits.model import SynthesizerTrn
-from vits.text import default_phoneme_id_map
+from vits.checkpoint import PiperCheckpointError, load_vits_generator
 
 PIPER_INPUTS = ("input", "input_lengths", "scales")
 PIPER_OUTPUTS = ("output",)
@@ -129,39 +127,12 @@ def export_piper_voice(model: nn.Module, out_dir: str | Path, name: str,
 
 def load_vits_for_export(path: str | Path, config_json: str | Path | None = None
                          ) -> tuple[nn.Module, dict[str, Any]]:
-    """The generator of a VITS checkpoint (Piper Lightning or ours) and the voice metadata for its JSON."""
-
-    path = Path(path)
+    """The generator of a VITS checkpoint (Piper Lightning or ours) and the voice metadata for its JSON
+    (``vits.checkpoint.load_vits_generator``)."""
     try:
-        raw = read_lightning_checkpoint(path)
+        return load_vits_generator(path, config_json)
     except PiperCheckpointError as err:
         raise ExportError(str(err)) from None
-    voice: dict[str, Any] = {}
-    if raw.get("model_name") == "VITS":
-        if not isinstance(raw.get("config"), dict):
-            raise ExportError(f"{path}: a VITS checkpoint needs its 'config' (SynthesizerTrn keywords)")
-        model = SynthesizerTrn(**raw["config"])
-        try:
-            model.load_state_dict(raw["state_dict"], strict=True)
-        except RuntimeError as err:
-            raise ExportError(f"{path}: {str(err).splitlines()[0]}") from None
-        voice = dict(raw.get("voice") or {})
-    else:
-        try:
-            model, _, _ = load_piper_checkpoint(path)
-        except PiperCheckpointError as err:
-            raise ExportError(str(err)) from None
-    if config_json is not None:
-        try:
-            piper = json.loads(Path(config_json).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise ExportError(f"--config {config_json}: cannot read Piper's config.json ({err})") from None
-        voice.update(phoneme_id_map=piper.get("phoneme_id_map"),
-                     sample_rate=piper.get("audio", {}).get("sample_rate", 22050),
-                     espeak_voice=piper.get("espeak", {}).get("voice", "en-us"),
-                     speaker_id_map=piper.get("speaker_id_map") or {})
-    voice.setdefault("phoneme_id_map", default_phoneme_id_map())
-    return model.eval(), voice
 
 
 def export_piper_checkpoint(vits: str | Path, out_dir: str | Path, name: str | None = None,

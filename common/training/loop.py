@@ -34,7 +34,15 @@ from common.checkpoint import (
     set_rng_state,
 )
 from common.data import CollatedBatch, DatasetError, ResumableSampler, ShardedSampler
-from common.distributed import DistInfo, barrier, gather_objects, init_distributed, reduce_mean, reduce_sum
+from common.distributed import (
+    DistInfo,
+    barrier,
+    broadcast_module,
+    gather_objects,
+    init_distributed,
+    reduce_mean,
+    reduce_sum,
+)
 from common.divergence import BufferSnapshot, DivergenceGuard
 from common.elastic import resume_after_restart
 from common.metrics.errors import EvaluationError
@@ -269,6 +277,8 @@ class Trainer:
         if self.info.distributed and not self.own_step:  # an own step averages gradients itself
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp_model = DistributedDataParallel(self.model, device_ids=device_ids)
+        elif self.own_step:
+            broadcast_module(self.model, self.info)  # every rank starts from rank 0's weights, as DDP's do
         # the model's config maps text to ids: its own (e.g. extended) symbol table and speakers, if any
         trainset = spec.dataset(args, args.training_files, self.config)
         valset = spec.dataset(args, args.validation_files, self.config, training=False)
