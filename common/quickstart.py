@@ -6,9 +6,10 @@
 2. trains a small Tacotron 2 (r = 4, guided attention) on espeak-ng's IPA of the text, in batches of
    similar length, batch 16 in one process on two threads (`scripts/configs/tacotron2_cpu_quickstart.json`:
    as fast as two DDP workers of batch 8 on the idle 2-core machine, and it learns more per step);
-3. with `--vocoder waveglow`, also trains a small WaveGlow (the default, Griffin-Lim, needs no training and
-   is the more intelligible after a short run: the budget goes to Tacotron 2);
-4. synthesises phrases/phrase.txt with Griffin-Lim (and WaveGlow);
+3. with `--vocoder waveglow` or `--vocoder hifigan`, also trains a small neural vocoder (the default,
+   Griffin-Lim, needs no training and is the more intelligible after a short run: the budget goes to
+   Tacotron 2);
+4. synthesises phrases/phrase.txt with Griffin-Lim (and the trained vocoder);
 5. measures intelligibility: Tacotron 2 checkpoints from across the run speak phrases/heldout_en.txt
    (English sentences the corpus never says) through Griffin-Lim, pocketsphinx transcribes them, and
    espeak-ng's own rendering in the training voice gives the ceiling (`python -m common.evaluation curve`);
@@ -16,7 +17,7 @@
    output folder.
 
 Tacotron 2 trains for what the budget leaves after the fixed stages (corpus, mels, synthesis, evaluation);
-with `--vocoder waveglow` it gets 70 % of that and WaveGlow 30 %. Each stage runs as its own process; its
+with a neural `--vocoder` it gets 70 % of that and the vocoder 30 %. Each stage runs as its own process; its
 full output goes to a log file beside the results while a progress bar shows the time used and the latest
 loss.
 """
@@ -30,6 +31,7 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -42,11 +44,29 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CONFIGS = ROOT / "scripts/configs"
 TACOTRON2_QUICKSTART = ["--config-file", str(CONFIGS / "tacotron2_cpu_quickstart.json")]
-WAVEGLOW_SMALL = ["--config-file", str(CONFIGS / "waveglow_cpu_small.json")]
 AFTER_TRAINING_S = 105  # synthesis, intelligibility (3 checkpoints and the ceiling), plots, with margin
 HELDOUT = ROOT / "phrases/heldout_en.txt"
 CURVE_POINTS = 3
 QUICK_VAL_UTTERANCES = 30
+
+
+@dataclass(frozen=True)
+class NeuralVocoder:
+    """A `--vocoder` the quickstart trains: its run.py model, output folder, inference.py flag and config."""
+
+    model: str
+    folder: str
+    flag: str
+    config: Path
+    described: str  # for summary.md
+
+
+VOCODERS = {
+    "waveglow": NeuralVocoder("WaveGlow", "waveglow", "--waveglow", CONFIGS / "waveglow_cpu_small.json",
+                              "WaveGlow (small: 6 flows, 4 layers, 32 channels)"),
+    "hifigan": NeuralVocoder("HiFiGAN", "hifigan", "--hifigan", CONFIGS / "hifigan_cpu.json",
+                             "HiFi-GAN (V2 generator, discriminators at a quarter width)"),
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,9 +76,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="folder of the offline corpus (reused when already built)")
     parser.add_argument("--budget-min", type=float, default=15.0, help="total wall-clock budget in minutes")
     parser.add_argument("--utterances", type=int, default=1000, help="corpus size (one English voice)")
-    parser.add_argument("--vocoder", choices=["griffin-lim", "waveglow"], default="griffin-lim",
+    parser.add_argument("--vocoder", choices=["griffin-lim", *VOCODERS], default="griffin-lim",
                         help="griffin-lim: no vocoder training, Tacotron 2 gets the whole training budget; "
-                             "waveglow: also train a small WaveGlow (30 %% of the training budget)")
+                             "waveglow or hifigan: also train a small one of those (30 %% of the training "
+                             "budget)")
     parser.add_argument("--phrases", default=str(ROOT / "phrases/phrase.txt"), help="text to synthesise")
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args(argv)
@@ -135,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     train_s = max(left_s() - AFTER_TRAINING_S, 120)
     # --overwrite: a re-run starts its training afresh
     common = ["-d", str(data), "--epochs", "100000", "--seed", str(args.seed), "--overwrite"]
-    t2_out, wg_out = out / "tacotron2", out / "waveglow"
-    waveglow = args.vocoder == "waveglow"
-    t2_budget = 0.7 * train_s if waveglow else train_s
+    t2_out = out / "tacotron2"
+    vocoder = VOCODERS.get(args.vocoder)
+    t2_budget = 0.7 * train_s if vocoder else train_s
     times["tacotron2"] = run_stage("Tacotron 2", [
         py, "run.py", "-m", "Tacotron2", "-o", str(t2_out),
         *common, "--epochs-per-checkpoint", "4",
@@ -146,18 +167,20 @@ def main(argv: list[str] | None = None) -> int:
         "--validation-files", str(val_list),
         "--time-budget", f"{t2_budget / 60 * 0.97:.2f}", *TACOTRON2_QUICKSTART],
         logs / "tacotron2.log", t2_budget, t2_out / "nvlog.json")
-    if waveglow:
-        times["waveglow"] = train_waveglow(out, lists, common, max(left_s() - AFTER_TRAINING_S, 60))
+    if vocoder:
+        times[vocoder.folder] = train_vocoder(vocoder, out, lists, common,
+                                              max(left_s() - AFTER_TRAINING_S, 60))
     synth = [py, "inference.py", "-i", args.phrases,
              "--tacotron2", str(t2_out / "checkpoint_Tacotron2_last.pt"), "--cpu",
              "--max-decoder-steps", "300", "--seed", str(args.seed)]
     times["synthesis"] = run_stage("synthesis (Griffin-Lim)",
                                    [*synth, "-o", str(out / "speech_griffin_lim")],
                                    logs / "synthesis_griffin_lim.log")
-    if waveglow:
-        times["synthesis"] += run_stage("synthesis (WaveGlow)", [
-            *synth, "-o", str(out / "speech_waveglow"),
-            "--waveglow", str(wg_out / "checkpoint_WaveGlow_last.pt")], logs / "synthesis_waveglow.log")
+    if vocoder:
+        times["synthesis"] += run_stage(f"synthesis ({vocoder.model})", [
+            *synth, "-o", str(out / f"speech_{vocoder.folder}"),
+            vocoder.flag, str(out / vocoder.folder / f"checkpoint_{vocoder.model}_last.pt")],
+            logs / f"synthesis_{vocoder.folder}.log")
 
     times["intelligibility"] = run_stage("intelligibility", [
         py, "-m", "common.evaluation", "curve", "--run-dir", str(t2_out), "-i", str(HELDOUT),
@@ -167,30 +190,32 @@ def main(argv: list[str] | None = None) -> int:
 
     plot_metrics(t2_out / "nvlog.json", ["train_loss", "val_loss", "val_attention_focus"],
                  out / "tacotron2_loss.png", title="Tacotron 2 (quickstart)")
-    if waveglow:
-        plot_metrics(wg_out / "nvlog.json", ["train_loss", "val_loss"], out / "waveglow_loss.png",
-                     title="WaveGlow (quickstart)")
+    if vocoder:
+        plot_metrics(out / vocoder.folder / "nvlog.json", ["train_loss", "val_loss"],
+                     out / f"{vocoder.folder}_loss.png", title=f"{vocoder.model} (quickstart)")
     total = time.monotonic() - t0
     summary = write_summary(out, data, times, total, args)
     print(summary)
     return 0
 
 
-def train_waveglow(out: Path, lists: Path, common: list[str], wg_budget: float) -> float:
-    """`--vocoder waveglow`: a small WaveGlow on the corpus audio, for what the budget leaves (seconds)."""
-    wg_out = out / "waveglow"
-    return run_stage("WaveGlow", [
-        sys.executable, "run.py", "-m", "WaveGlow", "-o", str(wg_out), *common,
+def train_vocoder(vocoder: NeuralVocoder, out: Path, lists: Path, common: list[str], budget: float) -> float:
+    """A neural `--vocoder` on the corpus audio, for what the budget leaves (seconds)."""
+    folder = out / vocoder.folder
+    return run_stage(vocoder.model, [
+        sys.executable, "run.py", "-m", vocoder.model, "-o", str(folder), *common,
         "--epochs-per-checkpoint", "25",
         "--training-files", str(lists / "audio_text_train.txt"),
         "--validation-files", str(lists / "audio_text_val.txt"),
-        "--time-budget", f"{wg_budget / 60 * 0.95:.2f}", *WAVEGLOW_SMALL],
-        out / "logs/waveglow.log", wg_budget, wg_out / "nvlog.json")
+        "--time-budget", f"{budget / 60 * 0.95:.2f}", "--config-file", str(vocoder.config)],
+        out / f"logs/{vocoder.folder}.log", budget, folder / "nvlog.json")
 
 
 def write_summary(out: Path, data: Path, times: dict[str, float], total: float, args) -> str:
     """`summary.md`: what was trained, for how long, how far it got, and where the results are."""
-    t2, wg = latest(out / "tacotron2/nvlog.json"), latest(out / "waveglow/nvlog.json")
+    vocoder = VOCODERS.get(args.vocoder)
+    t2 = latest(out / "tacotron2/nvlog.json")
+    wg = latest(out / vocoder.folder / "nvlog.json") if vocoder else {}
     corpus = json.loads((data / "corpus.json").read_text()) if (data / "corpus.json").exists() else {}
     wavs = sorted((out / "speech_griffin_lim").glob("*.wav"))
     lines = [
@@ -206,14 +231,14 @@ def write_summary(out: Path, data: Path, times: dict[str, float], total: float, 
         f"{t2.get('val_loss', float('nan')):.3f}, val attention focus "
         f"{t2.get('val_attention_focus', float('nan')):.2f} (1 = sharp attention; ~1/input length = none). "
         "Curves: `tacotron2_loss.png`.",
-        *([f"- WaveGlow (small: 6 flows, 4 layers, 32 channels): {wg.get('epoch', -1) + 1} epochs; train "
+        *([f"- {vocoder.described}: {wg.get('epoch', -1) + 1} epochs; train "
            f"loss {wg.get('train_loss', float('nan')):.3f}, val loss {wg.get('val_loss', float('nan')):.3f}. "
-           "Curves: `waveglow_loss.png`."] if wg else []),
+           f"Curves: `{vocoder.folder}_loss.png`."] if wg else []),
         f"- Speech: {len(wavs)} phrases in `speech_griffin_lim/`"
-        f"{' and `speech_waveglow/`' if wg else ''} (a wav and an alignment PNG per phrase).",
+        f"{f' and `speech_{vocoder.folder}/`' if wg else ''} (a wav and an alignment PNG per phrase).",
         *intelligibility_lines(out / "intelligibility/intelligibility_curve.json"),
         "- Logs: `logs/`; run logs (DLLogger format): `tacotron2/nvlog.json`"
-        f"{', `waveglow/nvlog.json`' if wg else ''}.",
+        f"{f', `{vocoder.folder}/nvlog.json`' if wg else ''}.",
         "",
         "What to expect: see the README section 'What the quickstart achieves'.",
     ]

@@ -57,3 +57,20 @@ def test_summary_reports_intelligibility_against_the_ceiling(tmp_path, ours, ver
 
 def test_summary_without_intelligibility_says_so(tmp_path):
     assert "not measured" in quickstart.intelligibility_lines(tmp_path / "missing.json")[0]
+
+
+@pytest.mark.parametrize(("vocoder", "folder", "named"), [("waveglow", "waveglow", "WaveGlow (small"),
+                                                          ("hifigan", "hifigan", "HiFi-GAN (V2")])
+def test_summary_names_the_trained_vocoder(tmp_path, vocoder, folder, named):
+    args = quickstart.parse_args(["--vocoder", vocoder, "--output", str(tmp_path)])
+    spec = quickstart.VOCODERS[vocoder]
+    assert spec.folder == folder and spec.config.is_file() and spec.flag == f"--{vocoder}"
+    for run in ("tacotron2", folder):
+        log = RunLogger(tmp_path / run / "nvlog.json", stdout=False)
+        log.log((2,), {"train_loss": 1.5, "val_loss": 2.5})
+        log.close()
+    text = quickstart.write_summary(tmp_path, tmp_path / "data", {"tacotron2": 60.0}, 60.0, args)
+    assert f"- {named}" in text and "3 epochs; train loss 1.500, val loss 2.500" in text
+    assert f"`speech_{folder}/`" in text and f"`{folder}/nvlog.json`" in text
+    plain = quickstart.write_summary(tmp_path, tmp_path / "data", {}, 1.0, quickstart.parse_args([]))
+    assert named not in plain and "speech_" + folder not in plain
