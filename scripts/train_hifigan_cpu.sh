@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/offline}
 OUTPUT=${OUTPUT:-output/hifigan_cpu}
-[[ -f "$DATA/filelists/audio_text_train.txt" ]] || UTTERANCES=${UTTERANCES:-480} bash scripts/make_offline_corpus.sh "$DATA"
+# a missing corpus is built with the quickstart's settings (its English voice), so the two share data/offline
+[[ -f "$DATA/filelists/audio_text_train.txt" ]] || python -m common.corpus -o "$DATA" \
+  --utterances "${UTTERANCES:-1000}" --speakers 1 --languages en --seed 1234 --jobs 2
 exec python run.py --config-file scripts/configs/hifigan_cpu.json -o "$OUTPUT" -d "$DATA" \
   --training-files "$DATA/filelists/audio_text_train.txt" --validation-files "$DATA/filelists/audio_text_val.txt" \
   --epochs 100000 --epochs-per-checkpoint 25 --time-budget "${MINUTES:-60}" --resume-from-last "$@"
