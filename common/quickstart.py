@@ -188,15 +188,26 @@ def main(argv: list[str] | None = None) -> int:
         "--max-decoder-steps", "300", "--log-file", str(out / "intelligibility/nvlog.json")],
         logs / "intelligibility.log")
 
-    plot_metrics(t2_out / "nvlog.json", ["train_loss", "val_loss", "val_attention_focus"],
-                 out / "tacotron2_loss.png", title="Tacotron 2 (quickstart)")
+    plot_losses(t2_out / "nvlog.json", ["train_loss", "val_loss", "val_attention_focus"],
+                out / "tacotron2_loss.png", "Tacotron 2 (quickstart)")
     if vocoder:
-        plot_metrics(out / vocoder.folder / "nvlog.json", ["train_loss", "val_loss"],
-                     out / f"{vocoder.folder}_loss.png", title=f"{vocoder.model} (quickstart)")
+        plot_losses(out / vocoder.folder / "nvlog.json", ["train_loss", "val_loss"],
+                    out / f"{vocoder.folder}_loss.png", f"{vocoder.model} (quickstart)")
     total = time.monotonic() - t0
     summary = write_summary(out, data, times, total, args)
     print(summary)
     return 0
+
+
+def plot_losses(nvlog: Path, metrics: list[str], png: Path, title: str) -> bool:
+    """A loss plot, or a note on stderr when the run logged none of an epoch (a budget that ended inside the
+    first epoch): the quickstart's results do not hang on a picture."""
+    try:
+        plot_metrics(nvlog, metrics, png, title=title)
+    except NvlogError as err:
+        print(f"quickstart: no {png.name}: {err}", file=sys.stderr)
+        return False
+    return True
 
 
 def train_vocoder(vocoder: NeuralVocoder, out: Path, lists: Path, common: list[str], budget: float) -> float:

@@ -74,3 +74,12 @@ def test_summary_names_the_trained_vocoder(tmp_path, vocoder, folder, named):
     assert f"`speech_{folder}/`" in text and f"`{folder}/nvlog.json`" in text
     plain = quickstart.write_summary(tmp_path, tmp_path / "data", {}, 1.0, quickstart.parse_args([]))
     assert named not in plain and "speech_" + folder not in plain
+
+
+def test_a_run_without_epoch_values_gets_a_note_not_a_crash(tmp_path, capsys):
+    log = RunLogger(tmp_path / "nvlog.json", stdout=False)
+    log.log((0, 3), {"loss_mel": 2.0})  # stopped by its budget inside the first epoch: no train/val loss
+    log.close()
+    assert not quickstart.plot_losses(tmp_path / "nvlog.json", ["train_loss", "val_loss"],
+                                      tmp_path / "hifigan_loss.png", "HiFiGAN")
+    assert "no hifigan_loss.png" in capsys.readouterr().err and not (tmp_path / "hifigan_loss.png").exists()
