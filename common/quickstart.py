@@ -227,6 +227,7 @@ def write_summary(out: Path, data: Path, times: dict[str, float], total: float, 
     vocoder = VOCODERS.get(args.vocoder)
     t2 = latest(out / "tacotron2/nvlog.json")
     wg = latest(out / vocoder.folder / "nvlog.json") if vocoder else {}
+    spoke = bool(vocoder) and (out / f"speech_{vocoder.folder}").is_dir()
     corpus = json.loads((data / "corpus.json").read_text()) if (data / "corpus.json").exists() else {}
     wavs = sorted((out / "speech_griffin_lim").glob("*.wav"))
     lines = [
@@ -246,7 +247,7 @@ def write_summary(out: Path, data: Path, times: dict[str, float], total: float, 
            f"loss {wg.get('train_loss', float('nan')):.3f}, val loss {wg.get('val_loss', float('nan')):.3f}. "
            f"Curves: `{vocoder.folder}_loss.png`."] if wg else []),
         f"- Speech: {len(wavs)} phrases in `speech_griffin_lim/`"
-        f"{f' and `speech_{vocoder.folder}/`' if wg else ''} (a wav and an alignment PNG per phrase).",
+        f"{f' and `speech_{vocoder.folder}/`' if spoke else ''} (a wav and an alignment PNG per phrase).",
         *intelligibility_lines(out / "intelligibility/intelligibility_curve.json"),
         "- Logs: `logs/`; run logs (DLLogger format): `tacotron2/nvlog.json`"
         f"{f', `{vocoder.folder}/nvlog.json`' if wg else ''}.",

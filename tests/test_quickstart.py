@@ -69,6 +69,7 @@ def test_summary_names_the_trained_vocoder(tmp_path, vocoder, folder, named):
         log = RunLogger(tmp_path / run / "nvlog.json", stdout=False)
         log.log((2,), {"train_loss": 1.5, "val_loss": 2.5})
         log.close()
+    (tmp_path / f"speech_{folder}").mkdir()
     text = quickstart.write_summary(tmp_path, tmp_path / "data", {"tacotron2": 60.0}, 60.0, args)
     assert f"- {named}" in text and "3 epochs; train loss 1.500, val loss 2.500" in text
     assert f"`speech_{folder}/`" in text and f"`{folder}/nvlog.json`" in text
