@@ -139,6 +139,14 @@ def read_filelist(path: str | Path) -> list[FilelistEntry]:
     return entries
 
 
+def entries_and_source(filelist: str | Path | Iterable[FilelistEntry]) -> tuple[list[FilelistEntry], str]:
+    """A dataset's entries, from a filelist path or given entries, and the name its errors cite."""
+    if isinstance(filelist, str | Path):
+        return read_filelist(filelist), str(filelist)
+    entries = list(filelist)
+    return entries, entries[0].source if entries else "<entries>"
+
+
 def write_filelist(path: str | Path, entries: Iterable[FilelistEntry], multi_speaker: bool) -> None:
     """Write entries as `path|text` or `path|text|speaker|language` lines (atomically: a failure leaves
     the previous file)."""

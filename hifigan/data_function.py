@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 
 from common.audio import load_wav
 from common.data import BadItem, CheckedItems, DatasetError, check_bad, split_bad
-from common.filelist import FilelistEntry, read_filelist, resolve_path
+from common.filelist import FilelistEntry, entries_and_source, resolve_path
 from common.stft import MelSTFT
 from waveglow.data_function import segment_generator
 
@@ -48,12 +48,7 @@ class AudioMelDataset(CheckedItems, Dataset):
         if fine_tuning and input_mels_dir is None:
             raise ValueError("--fine-tuning needs --input-mels-dir")
         self.dataset_path = Path(dataset_path)
-        if isinstance(filelist, str | Path):
-            self.entries = read_filelist(filelist)
-            self.source = str(filelist)
-        else:
-            self.entries = list(filelist)
-            self.source = self.entries[0].source if self.entries else "<entries>"
+        self.entries, self.source = entries_and_source(filelist)
         if not self.entries:
             raise DatasetError(f"{self.source}: no utterances")
         if fine_tuning and not Path(input_mels_dir).is_dir():

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 from common.audio import load_wav
 from common.audio_config import DEFAULT_AUDIO, AudioConfig
 from common.data import BadItem, CheckedItems, CollatedBatch, DatasetError, check_bad, split_bad
-from common.filelist import FilelistEntry, read_filelist, resolve_path
+from common.filelist import FilelistEntry, entries_and_source, resolve_path
 
 
 def segment_generator(seed: int, epoch: int, index: int) -> torch.Generator:
@@ -64,12 +64,7 @@ class MelAudioLoader(CheckedItems, Dataset):
                 "(the STFT's reflect padding)"
             )
         self.dataset_path = Path(dataset_path)
-        if isinstance(filelist, str | Path):
-            self.entries = read_filelist(filelist)
-            self.source = str(filelist)
-        else:
-            self.entries = list(filelist)
-            self.source = self.entries[0].source if self.entries else "<entries>"
+        self.entries, self.source = entries_and_source(filelist)
         if not self.entries:
             raise DatasetError(f"{self.source}: no utterances")
         self.segment_length = segment_length
